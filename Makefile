@@ -1,0 +1,44 @@
+# The two commands: `make dev` serves the worker locally, `make test` runs every test.
+# Both install what they need first (scripts/setup.sh) and are idempotent.
+SHELL := /bin/bash
+PORT ?= 8787
+ENV := source scripts/env.sh &&
+RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+
+.PHONY: setup dev test test-host test-e2e deploy-check conformance bench lint build-worker
+
+setup:
+	@scripts/setup.sh
+
+# The worker bundle; wrangler's [build] command calls this too, so it is a no-op when up to date.
+build/index.js: $(RUST_SOURCES)
+	@$(ENV) worker-build --release
+	@touch build/index.js
+
+build-worker: build/index.js
+
+dev: setup build/index.js
+	@scripts/dev.sh
+
+test: setup test-host test-e2e deploy-check
+
+test-host:
+	@$(ENV) cargo test --locked
+
+test-e2e: build/index.js
+	@$(ENV) node --test --test-concurrency=1 tests/e2e/
+
+deploy-check: build/index.js
+	@$(ENV) wrangler deploy --dry-run --outdir build/dry-run > build/dry-run.log 2>&1 || { cat build/dry-run.log; exit 1; }
+	@echo "deploy-check: wrangler deploy --dry-run OK"
+
+lint: setup
+	@$(ENV) cargo fmt --all -- --check
+	@$(ENV) cargo clippy --all-targets -- -D warnings
+	@$(ENV) cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+
+conformance: setup build/index.js
+	@scripts/conformance.sh
+
+bench: setup build/index.js
+	@$(ENV) node benches/bench.mjs

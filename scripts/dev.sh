@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make dev`: serves the built worker in workerd (through wrangler) on 127.0.0.1:$PORT, with
+# Durable Object state persisted under .wrangler/state. ADMIN_TOKEN in the environment wins over
+# the one in .dev.vars.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
+PORT="${PORT:-8787}"
+args=(--ip 127.0.0.1 --port "$PORT" --persist-to .wrangler/state --show-interactive-dev-session=false)
+if [ -n "${ADMIN_TOKEN:-}" ]; then
+  args+=(--var "ADMIN_TOKEN:$ADMIN_TOKEN")
+  token_hint='$ADMIN_TOKEN'
+else
+  token_hint="\$(sed -n 's/^ADMIN_TOKEN=//p' $ROOT/.dev.vars)"
+fi
+cat <<MSG
+
+scim-edge: serving on http://127.0.0.1:$PORT (state in .wrangler/state)
+  admin API:  http://127.0.0.1:$PORT/admin/v1   (Authorization: Bearer <ADMIN_TOKEN from .dev.vars>)
+  create a connection:
+    curl -s -X POST http://127.0.0.1:$PORT/admin/v1/connections \\
+      -H "Authorization: Bearer $token_hint" \\
+      -H 'content-type: application/json' -d '{"name": "Acme"}'
+
+MSG
+exec wrangler dev "${args[@]}"

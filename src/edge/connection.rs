@@ -1,0 +1,80 @@
+//! The `Connection` Durable Object: one per connection, owning its SQLite database. It checks
+//! SCIM tokens itself and applies every request atomically.
+
+use std::cell::Cell;
+
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+
+use super::http::{to_platform, to_service};
+use super::store::DoStore;
+use crate::scim::ScimError;
+use crate::service::clock::{OsRandom, Timestamp};
+use crate::service::connection::{admin_error, handle_admin, is_initialized};
+use crate::service::http::{HttpResponse, MAX_BODY_BYTES};
+use crate::service::scim_api;
+
+/// Header carrying the connection's public SCIM base URL from the Worker to the object.
+pub const BASE_URL_HEADER: &str = "x-scim-edge-base-url";
+
+#[durable_object]
+pub struct Connection {
+    state: State,
+    /// Set once the tables exist; never reset except by `destroy`.
+    initialized: Cell<bool>,
+}
+
+fn now() -> Timestamp {
+    Timestamp(worker::Date::now().as_millis() as i64)
+}
+
+impl DurableObject for Connection {
+    fn new(state: State, _env: Env) -> Self {
+        Connection {
+            state,
+            initialized: Cell::new(false),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let url = req.url()?;
+        let path = url.path().to_owned();
+        let store = DoStore::new(self.state.storage());
+        if !self.initialized.get() && is_initialized(&store) {
+            self.initialized.set(true);
+        }
+        if let Some(rest) = path.strip_prefix("/scim") {
+            let base_url = req.headers().get(BASE_URL_HEADER)?.unwrap_or_default();
+            let request = match to_service(&mut req, rest).await? {
+                Ok(r) => r,
+                Err(_) => return to_platform(ScimError::payload_too_large(MAX_BODY_BYTES).into()),
+            };
+            // A connection that was never created (or was deleted) has no tokens: 401, as for any
+            // bad token, and nothing is written.
+            if !self.initialized.get() {
+                return to_platform(ScimError::unauthorized().into());
+            }
+            let response = scim_api::handle(&store, &mut OsRandom, &base_url, now(), &request);
+            return to_platform(response);
+        }
+        if let Some(rest) = path.strip_prefix("/admin") {
+            if rest == "/destroy" {
+                self.state.storage().delete_all().await?;
+                self.initialized.set(false);
+                return to_platform(HttpResponse::empty(204));
+            }
+            let request = match to_service(&mut req, rest).await? {
+                Ok(r) => r,
+                Err(_) => return to_platform(admin_error(&ScimError::payload_too_large(MAX_BODY_BYTES))),
+            };
+            if rest != "/init" && !self.initialized.get() {
+                return to_platform(admin_error(&ScimError::not_found("Connection not found.")));
+            }
+            let response = handle_admin(&store, &mut OsRandom, now(), &request);
+            if rest == "/init" && response.status < 300 {
+                self.initialized.set(true);
+            }
+            return to_platform(response);
+        }
+        Response::error("not found", 404)
+    }
+}

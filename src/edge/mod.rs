@@ -1,0 +1,216 @@
+//! The edge adapter: the only code that touches the Workers platform. The Worker routes; the
+//! Durable Objects own state; the service layer decides.
+
+mod connection;
+mod http;
+mod registry;
+mod store;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use worker::{event, Context, Env, Method, Request, Response, Result, Stub, Url};
+
+
+use crate::scim::ScimError;
+use crate::service::connection::admin_error;
+use crate::service::http::HttpResponse;
+use crate::service::registry::is_connection_id;
+use http::{forward, to_platform};
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let url = req.url()?;
+    let path = url.path().to_owned();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["scim", "v2", connection_id, ..] => scim(req, &env, &url, connection_id).await,
+        ["admin", "v1", rest @ ..] => {
+            if !admin_authorized(&req, &env) {
+                return to_platform(
+                    admin_error(&ScimError::unauthorized())
+                        .with_header("www-authenticate", "Bearer realm=\"admin\""),
+                );
+            }
+            admin(req, &env, &url, rest).await
+        }
+        [] | ["health"] => to_platform(HttpResponse::plain_json(
+            200,
+            &json!({"service": "scim-edge", "status": "ok"}),
+        )),
+        _ => to_platform(admin_error(&ScimError::not_found(format!(
+            "Nothing at {path}."
+        )))),
+    }
+}
+
+fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// Routes `/scim/v2/{connection_id}/…` to that connection's object, which checks the token.
+async fn scim(req: Request, env: &Env, url: &Url, connection_id: &str) -> Result<Response> {
+    if !is_connection_id(connection_id) {
+        // Same answer as a wrong token: no hint whether the connection exists.
+        return to_platform(ScimError::unauthorized().into());
+    }
+    let prefix = format!("/scim/v2/{connection_id}");
+    let rest = url.path().strip_prefix(&prefix).unwrap_or_default().to_owned();
+    let base_url = format!("{}{prefix}", origin(url));
+    let target = match url.query() {
+        Some(q) => format!("https://connection/scim{rest}?{q}"),
+        None => format!("https://connection/scim{rest}"),
+    };
+    let forwarded = forward(&req, &target, &[(connection::BASE_URL_HEADER, &base_url)])?;
+    connection_stub(env, connection_id)?
+        .fetch_with_request(forwarded)
+        .await
+}
+
+fn connection_stub(env: &Env, connection_id: &str) -> Result<Stub> {
+    env.durable_object("CONNECTION")?
+        .id_from_name(connection_id)?
+        .get_stub()
+}
+
+fn registry_stub(env: &Env) -> Result<Stub> {
+    env.durable_object("REGISTRY")?
+        .id_from_name("registry")?
+        .get_stub()
+}
+
+/// `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time over SHA-256 digests.
+fn admin_authorized(req: &Request, env: &Env) -> bool {
+    let Ok(expected) = env.secret("ADMIN_TOKEN").map(|s| s.to_string()) else {
+        return false;
+    };
+    if expected.is_empty() {
+        return false;
+    }
+    let presented = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .and_then(|h| {
+            let (scheme, token) = h.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let a = Sha256::digest(presented.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    bool::from(a.ct_eq(&b))
+}
+
+/// The admin API (`/admin/v1`); see ARCHITECTURE.md for the contract.
+async fn admin(req: Request, env: &Env, url: &Url, rest: &[&str]) -> Result<Response> {
+    let origin = origin(url);
+    let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let registry = registry_stub(env)?;
+    let to_registry = |req: &Request, path: &str| {
+        forward(
+            req,
+            &format!("https://registry{path}{query}"),
+            &[(registry::ORIGIN_HEADER, &origin)],
+        )
+    };
+    match (req.method(), rest) {
+        (Method::Post, ["connections"]) => {
+            let mut created = registry
+                .fetch_with_request(to_registry(&req, "/connections")?)
+                .await?;
+            if created.status_code() != 201 {
+                return Ok(created);
+            }
+            let record: serde_json::Value = created.json().await?;
+            let id = record["id"].as_str().unwrap_or_default().to_owned();
+            let init = json!({
+                "id": id,
+                "name": record["name"],
+                "created_at": record["created_at"],
+            });
+            let response = internal_json(&connection_stub(env, &id)?, Method::Post, "/admin/init", &init).await?;
+            if response.status_code() >= 300 {
+                // Undo the listing so no connection exists half-made.
+                let _ = registry
+                    .fetch_with_request(to_registry(&delete_request()?, &format!("/connections/{id}"))?)
+                    .await;
+                return to_platform(admin_error(&ScimError::internal()));
+            }
+            to_platform(HttpResponse::plain_json(201, &record))
+        }
+        (_, ["connections"]) | (Method::Get, ["connections", _]) => {
+            let path = format!("/{}", rest.join("/"));
+            registry.fetch_with_request(to_registry(&req, &path)?).await
+        }
+        (Method::Delete, ["connections", id]) => {
+            let path = format!("/connections/{id}");
+            let found = registry
+                .fetch_with_request(to_registry(&get_request()?, &path)?)
+                .await?;
+            if found.status_code() != 200 {
+                return Ok(found);
+            }
+            // Credentials and data first: from here on the SCIM URL answers 401.
+            connection_stub(env, id)?
+                .fetch_with_request(internal_request(Method::Post, "/admin/destroy", None)?)
+                .await?;
+            registry.fetch_with_request(to_registry(&req, &path)?).await
+        }
+        (_, ["connections", id, "tokens", tail @ ..]) => {
+            if !is_connection_id(id) {
+                return to_platform(admin_error(&ScimError::not_found(format!(
+                    "Connection {id} not found."
+                ))));
+            }
+            let mut path = String::from("/admin/tokens");
+            for segment in tail {
+                path.push('/');
+                path.push_str(segment);
+            }
+            let target = format!("https://connection{path}");
+            connection_stub(env, id)?
+                .fetch_with_request(forward(&req, &target, &[])?)
+                .await
+        }
+        _ => to_platform(admin_error(&ScimError::not_found(format!(
+            "No admin route {} {}.",
+            req.method(),
+            url.path()
+        )))),
+    }
+}
+
+fn internal_request(method: Method, path: &str, body: Option<String>) -> Result<Request> {
+    let mut init = worker::RequestInit::new();
+    init.with_method(method);
+    if let Some(body) = body {
+        init.with_body(Some(body.into()));
+    }
+    Request::new_with_init(&format!("https://internal{path}"), &init)
+}
+
+fn get_request() -> Result<Request> {
+    internal_request(Method::Get, "/", None)
+}
+
+fn delete_request() -> Result<Request> {
+    internal_request(Method::Delete, "/", None)
+}
+
+async fn internal_json(
+    stub: &Stub,
+    method: Method,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<Response> {
+    stub.fetch_with_request(internal_request(method, path, Some(body.to_string()))?)
+        .await
+}

@@ -1,0 +1,56 @@
+//! The tables of one connection's database, and of the connection registry. Every statement is
+//! idempotent, so running the list again on an up-to-date database changes nothing.
+
+use super::store::{Store, StoreError};
+
+/// One connection's SQLite (its Durable Object).
+const CONNECTION: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS connection (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS token (
+        id TEXT PRIMARY KEY,
+        hash BLOB NOT NULL,
+        scopes TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        revoked_at TEXT,
+        last_used_at TEXT
+    )",
+    // `seq` gives list results a stable order; `user_name_key` is the case-folded userName that
+    // makes uniqueness case-insensitive (RFC 7643 §4.1.1: userName caseExact false).
+    "CREATE TABLE IF NOT EXISTS user (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        user_name TEXT NOT NULL,
+        user_name_key TEXT NOT NULL UNIQUE,
+        external_id TEXT UNIQUE,
+        active INTEGER NOT NULL,
+        resource TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        version INTEGER NOT NULL
+    )",
+];
+
+/// The registry's SQLite (a singleton Durable Object).
+const REGISTRY: &[&str] = &["CREATE TABLE IF NOT EXISTS connection (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )"];
+
+fn run(store: &dyn Store, statements: &[&str]) -> Result<(), StoreError> {
+    statements.iter().try_for_each(|sql| store.execute(sql, &[]))
+}
+
+pub fn migrate_connection(store: &dyn Store) -> Result<(), StoreError> {
+    run(store, CONNECTION)
+}
+
+pub fn migrate_registry(store: &dyn Store) -> Result<(), StoreError> {
+    run(store, REGISTRY)
+}

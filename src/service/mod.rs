@@ -1,0 +1,15 @@
+//! The connection service: what one connection does with a request, over a [`store::Store`].
+//! Time and randomness come in as arguments; responses and effects come out.
+
+pub mod clock;
+pub mod connection;
+pub mod http;
+pub mod migration;
+pub mod registry;
+pub mod scim_api;
+pub mod store;
+pub mod token;
+pub mod user;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod sqlite;

@@ -1,0 +1,149 @@
+//! The connection registry: the admin plane's list of connections. SCIM traffic never reads it;
+//! a SCIM request routes by the id in its URL straight to that connection's object.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::clock::{Random, Timestamp};
+use super::connection::{admin_error, parse, record_json};
+use super::http::{HttpRequest, HttpResponse};
+use super::migration::migrate_registry;
+use super::store::{int, transact, Store};
+use crate::scim::ScimError;
+
+/// Longest connection name accepted.
+pub const MAX_NAME_LEN: usize = 200;
+/// Largest page of `GET /connections`.
+pub const MAX_PAGE: i64 = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateConnection {
+    name: String,
+}
+
+/// A new connection id: `con_` and 20 hex digits of randomness.
+fn new_connection_id(random: &mut dyn Random) -> Result<String, ScimError> {
+    let mut bytes = [0u8; 10];
+    random.fill(&mut bytes)?;
+    Ok(format!(
+        "con_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
+/// Whether `id` has the shape of a connection id; anything else is never routed to an object.
+pub fn is_connection_id(id: &str) -> bool {
+    id.len() == 24
+        && id.starts_with("con_")
+        && id[4..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `POST /connections`, `GET /connections`, `GET /connections/{id}`, `DELETE /connections/{id}`.
+pub fn handle(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    now: Timestamp,
+    origin: &str,
+    request: &HttpRequest,
+) -> HttpResponse {
+    let segments: Vec<&str> = request.path.split('/').filter(|s| !s.is_empty()).collect();
+    let result = transact(store, || {
+        migrate_registry(store)?;
+        match (request.method.as_str(), segments.as_slice()) {
+            ("POST", ["connections"]) => create(store, random, now, origin, request).map(|v| (201, v)),
+            ("GET", ["connections"]) => list(store, origin, request).map(|v| (200, v)),
+            ("GET", ["connections", id]) => get(store, origin, id).map(|v| (200, v)),
+            ("DELETE", ["connections", id]) => {
+                get(store, origin, id)?;
+                store.execute("DELETE FROM connection WHERE id = ?", &[(*id).into()])?;
+                Ok((204, Value::Null))
+            }
+            _ => Err(ScimError::not_found(format!("No admin route {}.", request.path))),
+        }
+    });
+    match result {
+        Ok((204, _)) => HttpResponse::empty(204),
+        Ok((status, body)) => HttpResponse::plain_json(status, &body),
+        Err(e) => admin_error(&e),
+    }
+}
+
+fn create(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    now: Timestamp,
+    origin: &str,
+    request: &HttpRequest,
+) -> Result<Value, ScimError> {
+    let body: CreateConnection = parse(request)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+        return Err(ScimError::invalid_value(format!(
+            "name must be 1 to {MAX_NAME_LEN} characters."
+        )));
+    }
+    let id = new_connection_id(random)?;
+    let created_at = now.to_rfc3339();
+    store.execute(
+        "INSERT INTO connection (id, name, created_at) VALUES (?, ?, ?)",
+        &[id.clone().into(), name.into(), created_at.clone().into()],
+    )?;
+    Ok(json!({
+        "id": id,
+        "name": name,
+        "created_at": created_at,
+        "scim_base_url": format!("{origin}/scim/v2/{id}"),
+    }))
+}
+
+fn get(store: &dyn Store, origin: &str, id: &str) -> Result<Value, ScimError> {
+    let row = store.query_one(
+        "SELECT id, name, created_at FROM connection WHERE id = ?",
+        &[id.into()],
+    )?;
+    match row {
+        Some(row) => record_json(&row, origin),
+        None => Err(ScimError::not_found(format!("Connection {id} not found."))),
+    }
+}
+
+/// Pages in creation order: `?limit=` (at most [`MAX_PAGE`]) and `?after=<id>`, with
+/// `next_after` for the next page.
+fn list(store: &dyn Store, origin: &str, request: &HttpRequest) -> Result<Value, ScimError> {
+    let limit = match request.query_param("limit") {
+        None => MAX_PAGE,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ScimError::invalid_value(format!("limit must be an integer from 1 to {MAX_PAGE}."))
+            })?,
+    };
+    let after_seq = match request.query_param("after") {
+        None => 0,
+        Some(after) => {
+            let row = store
+                .query_one("SELECT seq FROM connection WHERE id = ?", &[after.into()])?
+                .ok_or_else(|| ScimError::invalid_value(format!("Unknown cursor '{after}'.")))?;
+            int(&row, 0)?
+        }
+    };
+    let rows = store.query(
+        "SELECT id, name, created_at FROM connection WHERE seq > ? ORDER BY seq LIMIT ?",
+        &[after_seq.into(), (limit + 1).into()],
+    )?;
+    let more = rows.len() as i64 > limit;
+    let connections = rows
+        .iter()
+        .take(limit as usize)
+        .map(|r| record_json(r, origin))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if more {
+        connections.last().and_then(|c| c.get("id")).cloned()
+    } else {
+        None
+    };
+    Ok(json!({"connections": connections, "next_after": next}))
+}
