@@ -64,7 +64,9 @@ impl DurableObject for Connection {
             }
             let request = match to_service(&mut req, rest).await? {
                 Ok(r) => r,
-                Err(_) => return to_platform(admin_error(&ScimError::payload_too_large(MAX_BODY_BYTES))),
+                Err(_) => {
+                    return to_platform(admin_error(&ScimError::payload_too_large(MAX_BODY_BYTES)))
+                }
             };
             if rest != "/init" && !self.initialized.get() {
                 return to_platform(admin_error(&ScimError::not_found("Connection not found.")));

@@ -6,7 +6,10 @@ use crate::service::http::{HttpRequest, HttpResponse, MAX_BODY_BYTES};
 
 /// Reads a platform request into an [`HttpRequest`] for `path` (below whatever prefix the caller
 /// stripped). Bodies over [`MAX_BODY_BYTES`] are cut short and flagged by `Err(len)`.
-pub async fn to_service(req: &mut Request, path: &str) -> Result<std::result::Result<HttpRequest, usize>> {
+pub async fn to_service(
+    req: &mut Request,
+    path: &str,
+) -> Result<std::result::Result<HttpRequest, usize>> {
     let url = req.url()?;
     let query = url
         .query_pairs()
@@ -42,6 +45,10 @@ pub async fn to_service(req: &mut Request, path: &str) -> Result<std::result::Re
 
 pub fn to_platform(response: HttpResponse) -> Result<Response> {
     let status = response.status;
+    if let Some(cause) = &response.log {
+        // Causes never carry request bodies or secrets: they are store and platform messages.
+        worker::console_error!("internal error ({status}): {cause}");
+    }
     let headers = Headers::new();
     for (name, value) in &response.headers {
         headers.append(name, value)?;

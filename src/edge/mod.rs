@@ -11,7 +11,6 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use worker::{event, Context, Env, Method, Request, Response, Result, Stub, Url};
 
-
 use crate::scim::ScimError;
 use crate::service::connection::admin_error;
 use crate::service::http::HttpResponse;
@@ -60,7 +59,11 @@ async fn scim(req: Request, env: &Env, url: &Url, connection_id: &str) -> Result
         return to_platform(ScimError::unauthorized().into());
     }
     let prefix = format!("/scim/v2/{connection_id}");
-    let rest = url.path().strip_prefix(&prefix).unwrap_or_default().to_owned();
+    let rest = url
+        .path()
+        .strip_prefix(&prefix)
+        .unwrap_or_default()
+        .to_owned();
     let base_url = format!("{}{prefix}", origin(url));
     let target = match url.query() {
         Some(q) => format!("https://connection/scim{rest}?{q}"),
@@ -136,11 +139,20 @@ async fn admin(req: Request, env: &Env, url: &Url, rest: &[&str]) -> Result<Resp
                 "name": record["name"],
                 "created_at": record["created_at"],
             });
-            let response = internal_json(&connection_stub(env, &id)?, Method::Post, "/admin/init", &init).await?;
+            let response = internal_json(
+                &connection_stub(env, &id)?,
+                Method::Post,
+                "/admin/init",
+                &init,
+            )
+            .await?;
             if response.status_code() >= 300 {
                 // Undo the listing so no connection exists half-made.
                 let _ = registry
-                    .fetch_with_request(to_registry(&delete_request()?, &format!("/connections/{id}"))?)
+                    .fetch_with_request(to_registry(
+                        &delete_request()?,
+                        &format!("/connections/{id}"),
+                    )?)
                     .await;
                 return to_platform(admin_error(&ScimError::internal()));
             }

@@ -28,10 +28,18 @@ impl DurableObject for Registry {
         let origin = req.headers().get(ORIGIN_HEADER)?.unwrap_or_default();
         let request = match to_service(&mut req, &path).await? {
             Ok(r) => r,
-            Err(_) => return to_platform(admin_error(&ScimError::payload_too_large(MAX_BODY_BYTES))),
+            Err(_) => {
+                return to_platform(admin_error(&ScimError::payload_too_large(MAX_BODY_BYTES)))
+            }
         };
         let store = super::store::DoStore::new(self.state.storage());
         let now = Timestamp(worker::Date::now().as_millis() as i64);
-        to_platform(registry::handle(&store, &mut OsRandom, now, &origin, &request))
+        to_platform(registry::handle(
+            &store,
+            &mut OsRandom,
+            now,
+            &origin,
+            &request,
+        ))
     }
 }

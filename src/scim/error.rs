@@ -46,6 +46,8 @@ pub struct ScimError {
     pub status: u16,
     pub scim_type: Option<ScimType>,
     pub detail: String,
+    /// Why an internal error happened: for the log, never sent to the client.
+    pub cause: Option<String>,
 }
 
 impl ScimError {
@@ -54,6 +56,7 @@ impl ScimError {
             status,
             scim_type,
             detail: detail.into(),
+            cause: None,
         }
     }
 
@@ -93,7 +96,11 @@ impl ScimError {
 
     /// 401. The detail never says whether the connection exists.
     pub fn unauthorized() -> Self {
-        Self::new(401, None, "Authentication failed: a valid bearer token is required.")
+        Self::new(
+            401,
+            None,
+            "Authentication failed: a valid bearer token is required.",
+        )
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -127,6 +134,14 @@ impl ScimError {
     /// 500 with a generic detail; the cause is logged by the caller, never sent.
     pub fn internal() -> Self {
         Self::new(500, None, "Internal error; the request was not applied.")
+    }
+
+    /// 500 carrying its cause for the log.
+    pub fn internal_because(cause: impl Into<String>) -> Self {
+        ScimError {
+            cause: Some(cause.into()),
+            ..Self::internal()
+        }
     }
 
     pub fn not_implemented(detail: impl Into<String>) -> Self {

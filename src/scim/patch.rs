@@ -39,7 +39,9 @@ pub fn parse(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
     let object = body
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("A PATCH body must be a JSON object."))?;
-    let schemas = object.iter().find(|(k, _)| k.eq_ignore_ascii_case("schemas"));
+    let schemas = object
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("schemas"));
     if let Some((_, schemas)) = schemas {
         let listed = schemas
             .as_array()
@@ -84,9 +86,9 @@ fn parse_operation(index: usize, op: &Value) -> Result<PatchOperation, ScimError
     let object = op.as_object().ok_or_else(|| {
         ScimError::invalid_syntax(format!("Operation {index} must be a JSON object."))
     })?;
-    let name = member(object, "op").and_then(Value::as_str).ok_or_else(|| {
-        ScimError::invalid_syntax(format!("Operation {index} needs an \"op\"."))
-    })?;
+    let name = member(object, "op")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ScimError::invalid_syntax(format!("Operation {index} needs an \"op\".")))?;
     // Entra sends "Add"/"Replace"/"Remove".
     let kind = match name.to_ascii_lowercase().as_str() {
         "add" => OpKind::Add,
@@ -250,7 +252,9 @@ fn container<'a>(
     }
     match root.get_mut(&key) {
         Some(Value::Object(map)) => Ok(Some(map)),
-        _ => Err(ScimError::invalid_value(format!("'{urn}' must be an object."))),
+        _ => Err(ScimError::invalid_value(format!(
+            "'{urn}' must be an object."
+        ))),
     }
 }
 
@@ -315,7 +319,9 @@ fn apply_attribute(
                 Value::Null => Vec::new(),
                 other => vec![other],
             };
-            let existing = holder.entry(key.to_owned()).or_insert(Value::Array(Vec::new()));
+            let existing = holder
+                .entry(key.to_owned())
+                .or_insert(Value::Array(Vec::new()));
             if !existing.is_array() {
                 *existing = Value::Array(Vec::new());
             }
@@ -398,7 +404,9 @@ fn apply_sub_attribute(
         }
         return Ok(());
     }
-    let entry = holder.entry(key.to_owned()).or_insert(Value::Object(Map::new()));
+    let entry = holder
+        .entry(key.to_owned())
+        .or_insert(Value::Object(Map::new()));
     if !entry.is_object() {
         return Err(ScimError::invalid_path(format!(
             "'{key}' has no sub-attributes; '{key}.{sub}' is not a valid path."
@@ -464,7 +472,9 @@ fn apply_filtered(
                         }
                     }
                 }
-                let list = holder.entry(key.to_owned()).or_insert(Value::Array(Vec::new()));
+                let list = holder
+                    .entry(key.to_owned())
+                    .or_insert(Value::Array(Vec::new()));
                 if let Value::Array(list) = list {
                     list.push(element);
                 } else {

@@ -36,7 +36,8 @@ pub struct OsRandom;
 
 impl Random for OsRandom {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), ScimError> {
-        getrandom::fill(buf).map_err(|_| ScimError::internal())
+        getrandom::fill(buf)
+            .map_err(|e| ScimError::internal_because(format!("random source failed: {e}")))
     }
 }
 

@@ -81,7 +81,10 @@ pub fn handle_admin(
             .and_then(|tokens| to_value(&tokens))
             .map(|tokens| (200, json!({ "tokens": tokens }))),
         ("DELETE", ["tokens", id]) => token::revoke(store, now, id).map(|()| (204, Value::Null)),
-        _ => Err(ScimError::not_found(format!("No admin route {}.", request.path))),
+        _ => Err(ScimError::not_found(format!(
+            "No admin route {}.",
+            request.path
+        ))),
     };
     match result {
         Ok((204, _)) => HttpResponse::empty(204),
@@ -91,7 +94,7 @@ pub fn handle_admin(
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, ScimError> {
-    serde_json::to_value(v).map_err(|_| ScimError::internal())
+    serde_json::to_value(v).map_err(|e| ScimError::internal_because(e.to_string()))
 }
 
 /// Parses an admin JSON body; unknown fields and wrong types are a 400 naming the problem.
@@ -117,7 +120,10 @@ pub fn admin_error(e: &ScimError) -> HttpResponse {
         413 => "payload_too_large",
         _ => "internal_error",
     };
-    HttpResponse::plain_json(e.status, &json!({"error": code, "message": e.detail}))
+    let mut response =
+        HttpResponse::plain_json(e.status, &json!({"error": code, "message": e.detail}));
+    response.log = e.cause.clone();
+    response
 }
 
 /// A connection as the registry lists it.

@@ -75,6 +75,8 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The cause of an internal error, for the operator's log only.
+    pub log: Option<String>,
 }
 
 impl HttpResponse {
@@ -83,6 +85,7 @@ impl HttpResponse {
             status,
             headers: vec![("content-type".into(), SCIM_JSON.into())],
             body: serde_json::to_vec(body).unwrap_or_default(),
+            log: None,
         }
     }
 
@@ -91,6 +94,7 @@ impl HttpResponse {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
             body: serde_json::to_vec(body).unwrap_or_default(),
+            log: None,
         }
     }
 
@@ -99,6 +103,7 @@ impl HttpResponse {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            log: None,
         }
     }
 
@@ -121,7 +126,8 @@ impl HttpResponse {
 
 impl From<ScimError> for HttpResponse {
     fn from(e: ScimError) -> Self {
-        let response = HttpResponse::scim_json(e.status, &e.to_json());
+        let mut response = HttpResponse::scim_json(e.status, &e.to_json());
+        response.log = e.cause.clone();
         if e.status == 401 {
             response.with_header("www-authenticate", "Bearer realm=\"scim\"")
         } else {

@@ -44,7 +44,9 @@ const REGISTRY: &[&str] = &["CREATE TABLE IF NOT EXISTS connection (
     )"];
 
 fn run(store: &dyn Store, statements: &[&str]) -> Result<(), StoreError> {
-    statements.iter().try_for_each(|sql| store.execute(sql, &[]))
+    statements
+        .iter()
+        .try_for_each(|sql| store.execute(sql, &[]))
 }
 
 pub fn migrate_connection(store: &dyn Store) -> Result<(), StoreError> {

@@ -36,7 +36,9 @@ fn new_connection_id(random: &mut dyn Random) -> Result<String, ScimError> {
 pub fn is_connection_id(id: &str) -> bool {
     id.len() == 24
         && id.starts_with("con_")
-        && id[4..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && id[4..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `POST /connections`, `GET /connections`, `GET /connections/{id}`, `DELETE /connections/{id}`.
@@ -51,7 +53,9 @@ pub fn handle(
     let result = transact(store, || {
         migrate_registry(store)?;
         match (request.method.as_str(), segments.as_slice()) {
-            ("POST", ["connections"]) => create(store, random, now, origin, request).map(|v| (201, v)),
+            ("POST", ["connections"]) => {
+                create(store, random, now, origin, request).map(|v| (201, v))
+            }
             ("GET", ["connections"]) => list(store, origin, request).map(|v| (200, v)),
             ("GET", ["connections", id]) => get(store, origin, id).map(|v| (200, v)),
             ("DELETE", ["connections", id]) => {
@@ -59,7 +63,10 @@ pub fn handle(
                 store.execute("DELETE FROM connection WHERE id = ?", &[(*id).into()])?;
                 Ok((204, Value::Null))
             }
-            _ => Err(ScimError::not_found(format!("No admin route {}.", request.path))),
+            _ => Err(ScimError::not_found(format!(
+                "No admin route {}.",
+                request.path
+            ))),
         }
     });
     match result {

@@ -45,11 +45,7 @@ fn route(
     principal: &Principal,
     request: &HttpRequest,
 ) -> Result<HttpResponse, ScimError> {
-    let segments: Vec<&str> = request
-        .path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let segments: Vec<&str> = request.path.split('/').filter(|s| !s.is_empty()).collect();
     let method = request.method.to_ascii_uppercase();
     let base = ctx.base_url;
     match (method.as_str(), segments.as_slice()) {
@@ -109,7 +105,11 @@ fn route(
             require(principal, "read:users")?;
             let found = user::get(store, id)?;
             if let Some(tags) = request.header("if-none-match") {
-                if tags.split(',').map(str::trim).any(|t| t == found.etag() || t == "*") {
+                if tags
+                    .split(',')
+                    .map(str::trim)
+                    .any(|t| t == found.etag() || t == "*")
+                {
                     return Ok(HttpResponse::empty(304).with_header("etag", found.etag()));
                 }
             }
@@ -155,11 +155,7 @@ fn user_response(status: u16, found: &StoredUser, base: &str) -> HttpResponse {
 
 fn list_users(store: &dyn Store, ctx: &Ctx, query: &ListQuery) -> Result<HttpResponse, ScimError> {
     let page = user::list(store, ctx, query)?;
-    let resources = page
-        .users
-        .iter()
-        .map(|u| u.to_scim(ctx.base_url))
-        .collect();
+    let resources = page.users.iter().map(|u| u.to_scim(ctx.base_url)).collect();
     Ok(HttpResponse::scim_json(
         200,
         &discovery::list_response(resources, page.total_results, page.start_index),
@@ -176,9 +172,9 @@ fn paging(start: Option<i64>, count: Option<i64>) -> (i64, i64) {
 
 fn integer_param(name: &str, raw: Option<&str>) -> Result<Option<i64>, ScimError> {
     raw.map(|v| {
-        v.trim().parse::<i64>().map_err(|_| {
-            ScimError::invalid_value(format!("{name} must be an integer, got '{v}'."))
-        })
+        v.trim()
+            .parse::<i64>()
+            .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, got '{v}'.")))
     })
     .transpose()
 }
@@ -216,9 +212,10 @@ fn list_query_from_body(body: &Value) -> Result<ListQuery, ScimError> {
     let int = |name: &str| -> Result<Option<i64>, ScimError> {
         match get(name) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| {
-                ScimError::invalid_value(format!("{name} must be an integer."))
-            }),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer."))),
         }
     };
     let filter = match get("filter") {

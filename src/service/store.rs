@@ -88,9 +88,9 @@ impl std::fmt::Display for StoreError {
 }
 
 impl From<StoreError> for ScimError {
-    fn from(_: StoreError) -> Self {
-        // The cause is logged where the store error is raised; the client gets a generic detail.
-        ScimError::internal()
+    fn from(e: StoreError) -> Self {
+        // The cause goes to the log by the edge adapter; the client gets a generic detail.
+        ScimError::internal_because(e.to_string())
     }
 }
 

@@ -190,9 +190,8 @@ pub fn authenticate(
     }
     let row = matched.ok_or_else(ScimError::unauthorized)?;
     let token_id = text(row, 0)?;
-    let stale = opt_text(row, 3).is_none_or(|last| {
-        last < Timestamp(now.0 - LAST_USED_GRANULARITY_MS).to_rfc3339()
-    });
+    let stale = opt_text(row, 3)
+        .is_none_or(|last| last < Timestamp(now.0 - LAST_USED_GRANULARITY_MS).to_rfc3339());
     if stale {
         store.execute(
             "UPDATE token SET last_used_at = ? WHERE id = ?",

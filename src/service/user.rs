@@ -64,7 +64,8 @@ const COLUMNS: &str = "id, resource, created_at, updated_at, version";
 fn row_to_user(row: &[SqlValue]) -> Result<StoredUser, ScimError> {
     let row = row.to_vec();
     let raw = text(&row, 1)?;
-    let resource = serde_json::from_str(&raw).map_err(|_| ScimError::internal())?;
+    let resource = serde_json::from_str(&raw)
+        .map_err(|e| ScimError::internal_because(format!("stored user is not JSON: {e}")))?;
     Ok(StoredUser {
         id: text(&row, 0)?,
         resource,
@@ -189,9 +190,10 @@ pub fn check_if_match(user: &StoredUser, if_match: Option<&str>) -> Result<(), S
     };
     let current = user.etag();
     let strong = current.trim_start_matches("W/");
-    let matches = if_match.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag == current || tag.trim_start_matches("W/") == strong
-    });
+    let matches = if_match
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == current || tag.trim_start_matches("W/") == strong);
     if matches {
         Ok(())
     } else {
@@ -313,9 +315,7 @@ pub fn case_exact(path: &AttrPath) -> bool {
         return false;
     };
     match &path.sub_attr {
-        Some(sub) => attribute
-            .sub_attribute(sub)
-            .is_some_and(|s| s.case_exact),
+        Some(sub) => attribute.sub_attribute(sub).is_some_and(|s| s.case_exact),
         None => attribute.case_exact,
     }
 }
@@ -380,9 +380,7 @@ pub fn list(store: &dyn Store, ctx: &Ctx, query: &ListQuery) -> Result<Page, Sci
         page_params.push(query.count.into());
         page_params.push(offset.into());
         let rows = store.query(
-            &format!(
-                "SELECT {COLUMNS} FROM user WHERE {condition} ORDER BY seq LIMIT ? OFFSET ?"
-            ),
+            &format!("SELECT {COLUMNS} FROM user WHERE {condition} ORDER BY seq LIMIT ? OFFSET ?"),
             &page_params,
         )?;
         let users = rows

@@ -1,0 +1,520 @@
+//! Host tests of the connection service on an embedded SQLite running the same SQL as the
+//! Durable Object: tokens, Users, atomicity, and the registry.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::{json, Value};
+
+use scim_edge::scim::ScimError;
+use scim_edge::service::clock::{Random, Timestamp};
+use scim_edge::service::connection;
+use scim_edge::service::http::{HttpRequest, HttpResponse, MAX_BODY_BYTES};
+use scim_edge::service::registry;
+use scim_edge::service::scim_api;
+use scim_edge::service::sqlite::SqliteStore;
+use scim_edge::service::store::Store;
+use scim_edge::service::token;
+
+const BASE: &str = "https://scim.example/scim/v2/con_00000000000000000001";
+const NOW: Timestamp = Timestamp(1_800_000_000_000);
+
+/// A deterministic random source (SplitMix64), so ids and tokens are reproducible in tests.
+struct Counter(u64);
+
+impl Random for Counter {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), ScimError> {
+        for chunk in buf.chunks_mut(8) {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+struct Fixture {
+    store: SqliteStore,
+    random: Counter,
+    token: String,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let store = SqliteStore::in_memory().unwrap();
+        connection::init(
+            &store,
+            "con_00000000000000000001",
+            "Acme",
+            "2027-01-15T08:00:00.000Z",
+        )
+        .unwrap();
+        let mut random = Counter(1);
+        let issued = token::issue(&store, &mut random, NOW, None, None).unwrap();
+        Fixture {
+            store,
+            random,
+            token: issued.token,
+        }
+    }
+
+    fn call(&mut self, method: &str, path: &str, body: Option<Value>) -> HttpResponse {
+        self.call_with(method, path, body, &[])
+    }
+
+    fn call_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> HttpResponse {
+        let (path, query) = match path.split_once('?') {
+            Some((p, q)) => (p, q),
+            None => (path, ""),
+        };
+        let query = query
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (k.to_owned(), v.replace("%20", " ").replace("%22", "\""))
+            })
+            .collect();
+        let mut all_headers = vec![
+            ("authorization".to_owned(), format!("Bearer {}", self.token)),
+            (
+                "content-type".to_owned(),
+                "application/scim+json".to_owned(),
+            ),
+        ];
+        for (k, v) in headers {
+            all_headers.retain(|(name, _)| name != k);
+            all_headers.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        let request = HttpRequest {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query,
+            headers: all_headers,
+            body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+        };
+        scim_api::handle(&self.store, &mut self.random, BASE, NOW, &request)
+    }
+
+    fn create(&mut self, user_name: &str) -> Value {
+        let response = self.call(
+            "POST",
+            "/Users",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name})),
+        );
+        assert_eq!(
+            response.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        response.json()
+    }
+
+    fn user_count(&self) -> i64 {
+        let row = self
+            .store
+            .query_one("SELECT count(*) FROM user", &[])
+            .unwrap()
+            .unwrap();
+        row[0].as_i64().unwrap()
+    }
+}
+
+#[test]
+fn tokens_are_stored_only_as_hashes() {
+    let f = Fixture::new();
+    assert!(f.token.starts_with("scim_"));
+    let rows = f.store.query("SELECT * FROM token", &[]).unwrap();
+    let dump = format!("{rows:?}");
+    let secret = f.token.trim_start_matches("scim_");
+    assert!(!dump.contains(secret), "the secret must not be stored");
+}
+
+#[test]
+fn wrong_missing_and_revoked_tokens_get_401_with_www_authenticate() {
+    let mut f = Fixture::new();
+    for auth in ["", "Bearer nope", "Basic dXNlcjpwYXNz", "Bearer"] {
+        let r = f.call_with("GET", "/Users", None, &[("authorization", auth)]);
+        assert_eq!(r.status, 401, "auth {auth:?}");
+        assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
+        assert_eq!(r.json()["status"], "401");
+    }
+    let tokens = token::list(&f.store).unwrap();
+    token::revoke(&f.store, NOW, &tokens[0].id).unwrap();
+    assert_eq!(f.call("GET", "/Users", None).status, 401);
+}
+
+#[test]
+fn expired_tokens_are_refused() {
+    let mut f = Fixture::new();
+    let issued = token::issue(&f.store, &mut Counter(9), NOW, None, Some(60)).unwrap();
+    f.token = issued.token;
+    assert_eq!(f.call("GET", "/Users", None).status, 200);
+    let later = Timestamp(NOW.0 + 61_000);
+    let request = HttpRequest {
+        method: "GET".into(),
+        path: "/Users".into(),
+        headers: vec![("authorization".into(), format!("Bearer {}", f.token))],
+        ..HttpRequest::default()
+    };
+    let r = scim_api::handle(&f.store, &mut f.random, BASE, later, &request);
+    assert_eq!(r.status, 401);
+}
+
+#[test]
+fn scopes_are_enforced() {
+    let mut f = Fixture::new();
+    let read_only = token::issue(
+        &f.store,
+        &mut Counter(3),
+        NOW,
+        Some(vec!["read:users".into()]),
+        None,
+    )
+    .unwrap();
+    f.token = read_only.token;
+    assert_eq!(f.call("GET", "/Users", None).status, 200);
+    let r = f.call("POST", "/Users", Some(json!({"userName": "x"})));
+    assert_eq!(r.status, 403);
+    assert_eq!(f.user_count(), 0);
+    let bad = token::issue(
+        &f.store,
+        &mut Counter(3),
+        NOW,
+        Some(vec!["admin".into()]),
+        None,
+    );
+    assert_eq!(bad.unwrap_err().status, 400);
+}
+
+#[test]
+fn rfc7644_3_3_create_then_get_returns_meta_and_etag() {
+    let mut f = Fixture::new();
+    let created = f.create("bjensen@example.com");
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(created["meta"]["resourceType"], "User");
+    assert_eq!(created["meta"]["location"], format!("{BASE}/Users/{id}"));
+    assert_eq!(created["meta"]["version"], "W/\"1\"");
+    assert_eq!(created["meta"]["created"], NOW.to_rfc3339());
+    let got = f.call("GET", &format!("/Users/{id}"), None);
+    assert_eq!(got.status, 200);
+    assert_eq!(got.header("etag"), Some("W/\"1\""));
+    assert_eq!(got.json(), created);
+}
+
+#[test]
+fn rfc7643_4_1_1_user_name_is_unique_case_insensitively() {
+    let mut f = Fixture::new();
+    f.create("bjensen@example.com");
+    let r = f.call(
+        "POST",
+        "/Users",
+        Some(json!({"userName": "BJensen@Example.com"})),
+    );
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json()["scimType"], "uniqueness");
+    assert_eq!(f.user_count(), 1);
+}
+
+#[test]
+fn external_id_is_unique_per_connection() {
+    let mut f = Fixture::new();
+    let r = f.call(
+        "POST",
+        "/Users",
+        Some(json!({"userName": "a", "externalId": "e1"})),
+    );
+    assert_eq!(r.status, 201);
+    let r = f.call(
+        "POST",
+        "/Users",
+        Some(json!({"userName": "b", "externalId": "e1"})),
+    );
+    assert_eq!(r.status, 409);
+}
+
+#[test]
+fn password_is_accepted_never_returned_never_stored() {
+    let mut f = Fixture::new();
+    let r = f.call(
+        "POST",
+        "/Users",
+        Some(json!({"userName": "p", "password": "t1meMa$heen"})),
+    );
+    assert_eq!(r.status, 201);
+    assert!(!String::from_utf8_lossy(&r.body).contains("t1meMa$heen"));
+    let rows = f.store.query("SELECT resource FROM user", &[]).unwrap();
+    assert!(!format!("{rows:?}").contains("t1meMa$heen"));
+}
+
+#[test]
+fn rfc7644_3_5_1_put_replaces_and_an_unchanged_put_keeps_the_version() {
+    let mut f = Fixture::new();
+    let created = f.create("bjensen");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let body = json!({"userName": "bjensen", "displayName": "Babs", "id": "ignored", "meta": {"version": "x"}});
+    let r = f.call("PUT", &format!("/Users/{id}"), Some(body.clone()));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["displayName"], "Babs");
+    assert_eq!(r.json()["id"], id.as_str());
+    assert_eq!(r.json()["meta"]["version"], "W/\"2\"");
+    let again = f.call("PUT", &format!("/Users/{id}"), Some(body));
+    assert_eq!(again.json()["meta"]["version"], "W/\"2\"");
+}
+
+#[test]
+fn rfc7644_3_14_if_match_mismatch_is_412_and_changes_nothing() {
+    let mut f = Fixture::new();
+    let created = f.create("bjensen");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let path = format!("/Users/{id}");
+    let r = f.call_with(
+        "PUT",
+        &path,
+        Some(json!({"userName": "other"})),
+        &[("if-match", "W/\"7\"")],
+    );
+    assert_eq!(r.status, 412);
+    let r = f.call_with("DELETE", &path, None, &[("if-match", "W/\"7\"")]);
+    assert_eq!(r.status, 412);
+    assert_eq!(f.call("GET", &path, None).json()["userName"], "bjensen");
+    let r = f.call_with("GET", &path, None, &[("if-none-match", "W/\"1\"")]);
+    assert_eq!(r.status, 304);
+    let r = f.call_with("DELETE", &path, None, &[("if-match", "W/\"1\"")]);
+    assert_eq!(r.status, 204);
+}
+
+#[test]
+fn rfc7644_3_5_2_patch_that_fails_midway_changes_nothing() {
+    let mut f = Fixture::new();
+    let created = f.create("bjensen");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let r = f.call(
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+                {"op": "replace", "path": "displayName", "value": "Changed"},
+                {"op": "replace", "path": "active", "value": "nope"}
+            ]}),
+        ),
+    );
+    assert_eq!(r.status, 400);
+    let got = f.call("GET", &format!("/Users/{id}"), None).json();
+    assert!(got.get("displayName").is_none());
+    assert_eq!(got["meta"]["version"], "W/\"1\"");
+}
+
+#[test]
+fn patch_that_changes_nothing_keeps_version_and_last_modified() {
+    let mut f = Fixture::new();
+    let created = f.create("bjensen");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let r = f.call(
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(json!({"Operations": [{"op": "replace", "path": "userName", "value": "bjensen"}]})),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["meta"], created["meta"]);
+}
+
+#[test]
+fn rfc7644_3_6_delete_then_404() {
+    let mut f = Fixture::new();
+    let created = f.create("bjensen");
+    let path = format!("/Users/{}", created["id"].as_str().unwrap());
+    assert_eq!(f.call("DELETE", &path, None).status, 204);
+    assert_eq!(f.call("GET", &path, None).status, 404);
+    assert_eq!(f.call("DELETE", &path, None).status, 404);
+}
+
+#[test]
+fn rfc7644_3_4_2_filter_and_paging() {
+    let mut f = Fixture::new();
+    for i in 0..7 {
+        f.create(&format!("user{i}@example.com"));
+    }
+    let r = f.call(
+        "GET",
+        "/Users?filter=userName%20eq%20%22USER3@example.com%22",
+        None,
+    );
+    let body = r.json();
+    assert_eq!(body["totalResults"], 1);
+    assert_eq!(body["Resources"][0]["userName"], "user3@example.com");
+    let page = f.call("GET", "/Users?startIndex=4&count=3", None).json();
+    assert_eq!(page["totalResults"], 7);
+    assert_eq!(page["itemsPerPage"], 3);
+    assert_eq!(page["startIndex"], 4);
+    let names: Vec<&str> = page["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "user3@example.com",
+            "user4@example.com",
+            "user5@example.com"
+        ]
+    );
+    // Filters outside the indexed columns are evaluated in memory, never ignored.
+    let r = f
+        .call("GET", "/Users?filter=userName%20sw%20%22user1%22", None)
+        .json();
+    assert_eq!(r["totalResults"], 1);
+    let r = f.call("GET", "/Users?count=abc", None);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["scimType"], "invalidValue");
+    let r = f.call("GET", "/Users?filter=userName%20eq", None);
+    assert_eq!(r.json()["scimType"], "invalidFilter");
+}
+
+#[test]
+fn rfc7644_3_12_bad_bodies_get_scim_errors_and_store_nothing() {
+    let mut f = Fixture::new();
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (b"{not json".to_vec(), 400, "invalidSyntax"),
+        (b"[1,2]".to_vec(), 400, "invalidSyntax"),
+        (
+            br#"{"userName": "a", "favoriteColor": "blue"}"#.to_vec(),
+            400,
+            "invalidValue",
+        ),
+        (
+            br#"{"userName": "a", "active": "yes"}"#.to_vec(),
+            400,
+            "invalidValue",
+        ),
+        (
+            br#"{"displayName": "no userName"}"#.to_vec(),
+            400,
+            "invalidValue",
+        ),
+    ];
+    for (body, status, scim_type) in cases {
+        let request = HttpRequest {
+            method: "POST".into(),
+            path: "/Users".into(),
+            headers: vec![("authorization".into(), format!("Bearer {}", f.token))],
+            body: body.clone(),
+            ..HttpRequest::default()
+        };
+        let r = scim_api::handle(&f.store, &mut f.random, BASE, NOW, &request);
+        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&body));
+        assert_eq!(r.json()["scimType"], scim_type);
+        assert!(!r.json()["detail"].as_str().unwrap().is_empty());
+    }
+    let big = HttpRequest {
+        method: "POST".into(),
+        path: "/Users".into(),
+        headers: vec![("authorization".into(), format!("Bearer {}", f.token))],
+        body: vec![b' '; MAX_BODY_BYTES + 1],
+        ..HttpRequest::default()
+    };
+    assert_eq!(
+        scim_api::handle(&f.store, &mut f.random, BASE, NOW, &big).status,
+        413
+    );
+    assert_eq!(f.user_count(), 0);
+}
+
+#[test]
+fn uninitialised_connection_has_no_tokens() {
+    let store = SqliteStore::in_memory().unwrap();
+    assert!(!connection::is_initialized(&store));
+    let request = HttpRequest {
+        method: "GET".into(),
+        path: "/Users".into(),
+        headers: vec![("authorization".into(), "Bearer scim_x".into())],
+        ..HttpRequest::default()
+    };
+    let r = scim_api::handle(&store, &mut Counter(1), BASE, NOW, &request);
+    assert_eq!(r.status, 401);
+}
+
+#[test]
+fn registry_creates_lists_pages_and_deletes() {
+    let store = SqliteStore::in_memory().unwrap();
+    let mut random = Counter(5);
+    let call = |random: &mut Counter, method: &str, path: &str, body: &str| {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let request = HttpRequest {
+            method: method.into(),
+            path: path.into(),
+            query: query
+                .split('&')
+                .filter(|s| !s.is_empty())
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+            ..HttpRequest::default()
+        };
+        registry::handle(&store, random, NOW, "https://scim.example", &request)
+    };
+    let mut ids = Vec::new();
+    for name in ["A", "B", "C"] {
+        let r = call(
+            &mut random,
+            "POST",
+            "/connections",
+            &format!(r#"{{"name":"{name}"}}"#),
+        );
+        assert_eq!(r.status, 201);
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        assert!(registry::is_connection_id(&id), "{id}");
+        assert_eq!(
+            r.json()["scim_base_url"],
+            format!("https://scim.example/scim/v2/{id}")
+        );
+        ids.push(id);
+    }
+    let page = call(&mut random, "GET", "/connections?limit=2", "").json();
+    assert_eq!(page["connections"].as_array().unwrap().len(), 2);
+    assert_eq!(page["next_after"], ids[1].as_str());
+    let rest = call(
+        &mut random,
+        "GET",
+        &format!("/connections?after={}", ids[1]),
+        "",
+    )
+    .json();
+    assert_eq!(rest["connections"][0]["id"], ids[2].as_str());
+    assert!(rest["next_after"].is_null());
+    for bad in [
+        r#"{}"#,
+        r#"{"name":""}"#,
+        r#"{"name":"x","extra":1}"#,
+        "not json",
+    ] {
+        let r = call(&mut random, "POST", "/connections", bad);
+        assert_eq!(r.status, 400, "{bad}");
+        assert_eq!(r.json()["error"], "invalid_request");
+    }
+    assert_eq!(
+        call(
+            &mut random,
+            "DELETE",
+            &format!("/connections/{}", ids[0]),
+            ""
+        )
+        .status,
+        204
+    );
+    assert_eq!(
+        call(&mut random, "GET", &format!("/connections/{}", ids[0]), "").status,
+        404
+    );
+}
