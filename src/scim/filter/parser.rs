@@ -91,6 +91,34 @@ impl Node {
     }
 }
 
+/// Joins a chain of `and` (or `or`) terms into a balanced tree: the operators are associative,
+/// so a long chain such as `id eq "1" or … or id eq "500"` stays shallow (depth grows with
+/// log2 of its length), while up to three terms keep the left-nested shape.
+/// `positions[i]` is where the operator between `terms[i]` and `terms[i + 1]` stood.
+fn balanced(
+    mut terms: Vec<Node>,
+    positions: &[usize],
+    join: fn(Box<Filter>, Box<Filter>) -> Filter,
+) -> Result<Node, FilterError> {
+    if terms.len() <= 1 {
+        return terms.pop().ok_or_else(|| FilterError {
+            position: 0,
+            message: "expected a filter".into(),
+        });
+    }
+    let mid = terms.len().div_ceil(2);
+    let right_terms = terms.split_off(mid);
+    let position = positions.get(mid - 1).copied().unwrap_or(0);
+    let left = balanced(terms, positions.get(..mid - 1).unwrap_or_default(), join)?;
+    let right = balanced(right_terms, positions.get(mid..).unwrap_or_default(), join)?;
+    let depth = left.depth.max(right.depth);
+    Node::over(
+        join(Box::new(left.filter), Box::new(right.filter)),
+        depth,
+        position,
+    )
+}
+
 fn too_deep(position: usize) -> FilterError {
     FilterError::new(
         position,
@@ -168,32 +196,24 @@ impl Parser {
 
     /// `filter = and *("or" and)`
     fn filter(&mut self, scope: Scope) -> Result<Node, FilterError> {
-        let mut left = self.and(scope)?;
+        let mut terms = vec![self.and(scope)?];
+        let mut positions = Vec::new();
         while let Some(position) = self.eat_keyword("or") {
-            let right = self.and(scope)?;
-            let depth = left.depth.max(right.depth);
-            left = Node::over(
-                Filter::Or(Box::new(left.filter), Box::new(right.filter)),
-                depth,
-                position,
-            )?;
+            positions.push(position);
+            terms.push(self.and(scope)?);
         }
-        Ok(left)
+        balanced(terms, &positions, Filter::Or)
     }
 
     /// `and = unary *("and" unary)`
     fn and(&mut self, scope: Scope) -> Result<Node, FilterError> {
-        let mut left = self.unary(scope)?;
+        let mut terms = vec![self.unary(scope)?];
+        let mut positions = Vec::new();
         while let Some(position) = self.eat_keyword("and") {
-            let right = self.unary(scope)?;
-            let depth = left.depth.max(right.depth);
-            left = Node::over(
-                Filter::And(Box::new(left.filter), Box::new(right.filter)),
-                depth,
-                position,
-            )?;
+            positions.push(position);
+            terms.push(self.unary(scope)?);
         }
-        Ok(left)
+        balanced(terms, &positions, Filter::And)
     }
 
     /// `unary = "not" "(" filter ")" / "(" filter ")" / valuePath / attrExp`
@@ -1044,17 +1064,36 @@ mod tests {
     }
 
     #[test]
-    fn too_long_and_chains_are_rejected_without_overflowing_the_stack() {
+    fn long_chains_parse_shallow_and_overlong_input_is_rejected() {
         let chain = |terms: usize| vec!["a pr"; terms].join(" and ");
         // 10,000 terms: too long before the parser even starts.
         assert_err(&filter_err(&chain(10_000)), MAX_FILTER_LEN, "longer than");
-        // 400 terms fit in the length limit but not in the depth limit.
-        // The 33rd 'and' is one too many; each term and its 'and' take 9 chars.
-        assert_err(&filter_err(&chain(400)), 5 + 9 * 32, "nested too deeply");
-        assert!(parse_filter(&chain(MAX_FILTER_DEPTH + 1)).is_ok());
-        assert!(parse_filter(&chain(MAX_FILTER_DEPTH + 2)).is_err());
+        // 400 terms fit in the length limit; the balanced tree is 9 levels deep, not 400.
+        let long = parse_filter(&chain(400)).unwrap();
+        assert_eq!(ast_depth(&long), 9);
         let mixed = vec!["a pr and b pr"; 100].join(" or ");
-        assert!(filter_err(&mixed).message.contains("nested too deeply"));
+        let mixed = parse_filter(&mixed).unwrap();
+        assert!(ast_depth(&mixed) <= 9);
+        // Every term is still there, in order.
+        let ors = vec![r#"id eq "x""#; 300].join(" or ");
+        let parsed = parse_filter(&ors).unwrap();
+        assert_eq!(count_compares(&parsed), 300);
+    }
+
+    fn ast_depth(f: &Filter) -> usize {
+        match f {
+            Filter::And(a, b) | Filter::Or(a, b) => 1 + ast_depth(a).max(ast_depth(b)),
+            Filter::Not(inner) | Filter::ValuePath { filter: inner, .. } => 1 + ast_depth(inner),
+            _ => 0,
+        }
+    }
+
+    fn count_compares(f: &Filter) -> usize {
+        match f {
+            Filter::And(a, b) | Filter::Or(a, b) => count_compares(a) + count_compares(b),
+            Filter::Not(inner) | Filter::ValuePath { filter: inner, .. } => count_compares(inner),
+            _ => 1,
+        }
     }
 
     #[test]
