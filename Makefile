@@ -5,7 +5,7 @@ PORT ?= 8787
 ENV := source scripts/env.sh &&
 RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: setup dev test test-host test-e2e deploy-check conformance bench lint build-worker
+.PHONY: setup dev test test-host test-e2e deploy-check deploy conformance bench lint build-worker
 
 setup:
 	@scripts/setup.sh
@@ -31,6 +31,10 @@ test-e2e: build/index.js
 deploy-check: build/index.js
 	@$(ENV) wrangler deploy --dry-run --outdir build/dry-run > build/dry-run.log 2>&1 || { cat build/dry-run.log; exit 1; }
 	@echo "deploy-check: wrangler deploy --dry-run OK"
+
+# Deploys to the Cloudflare account wrangler is logged in to (see README: Deploy).
+deploy: setup build/index.js
+	@$(ENV) wrangler deploy
 
 lint: setup
 	@$(ENV) cargo fmt --all -- --check
