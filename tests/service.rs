@@ -518,3 +518,81 @@ fn registry_creates_lists_pages_and_deletes() {
         404
     );
 }
+
+#[test]
+fn rfc7644_3_4_2_3_sort_by_and_sort_order() {
+    let mut f = Fixture::new();
+    for (name, family) in [("c", "Young"), ("a", "adams"), ("b", "Baker")] {
+        let r = f.call(
+            "POST",
+            "/Users",
+            Some(json!({"userName": name, "name": {"familyName": family}})),
+        );
+        assert_eq!(r.status, 201);
+    }
+    f.create("d-no-family-name");
+    let names = |body: Value| -> Vec<String> {
+        body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["userName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let asc = f.call("GET", "/Users?sortBy=name.familyName", None).json();
+    assert_eq!(names(asc), ["a", "b", "c", "d-no-family-name"]);
+    let desc = f
+        .call(
+            "GET",
+            "/Users?sortBy=name.familyName&sortOrder=descending&count=2",
+            None,
+        )
+        .json();
+    assert_eq!(desc["totalResults"], 4);
+    assert_eq!(names(desc), ["d-no-family-name", "c"]);
+    let r = f.call("GET", "/Users?sortBy=userName&sortOrder=sideways", None);
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn rfc7644_3_9_attributes_and_excluded_attributes() {
+    let mut f = Fixture::new();
+    let r = f.call(
+        "POST",
+        "/Users?attributes=userName",
+        Some(json!({"userName": "bj", "displayName": "Babs", "name": {"givenName": "B", "familyName": "J"}})),
+    );
+    assert_eq!(r.status, 201);
+    let created = r.json();
+    assert_eq!(created["userName"], "bj");
+    assert!(created.get("displayName").is_none());
+    assert!(created["id"].is_string(), "id is always returned");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let got = f
+        .call(
+            "GET",
+            &format!("/Users/{id}?excludedAttributes=displayName,name.givenName"),
+            None,
+        )
+        .json();
+    assert!(got.get("displayName").is_none());
+    assert_eq!(got["name"], json!({"familyName": "J"}));
+    let listed = f.call("GET", "/Users?attributes=displayName", None).json();
+    assert_eq!(listed["Resources"][0]["displayName"], "Babs");
+    assert!(listed["Resources"][0].get("userName").is_none());
+    let searched = f
+        .call(
+            "POST",
+            "/.search",
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                "filter": "displayName eq \"Babs\"", "attributes": ["name.givenName"]}),
+            ),
+        )
+        .json();
+    assert_eq!(searched["totalResults"], 1);
+    assert_eq!(searched["Resources"][0]["name"], json!({"givenName": "B"}));
+    let r = f.call("GET", "/Users?attributes=shoeSize", None);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["scimType"], "invalidValue");
+}

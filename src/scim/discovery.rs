@@ -30,7 +30,7 @@ pub fn service_provider_config(base_url: &str, max_payload: usize) -> Value {
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": max_payload},
         "filter": {"supported": true, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": false},
-        "sort": {"supported": false},
+        "sort": {"supported": true},
         "etag": {"supported": true},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",

@@ -4,7 +4,9 @@ pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod patch;
+pub mod projection;
 pub mod resource;
 pub mod schema;
+pub mod sort;
 
 pub use error::{ScimError, ScimType};

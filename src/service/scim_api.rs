@@ -10,6 +10,9 @@ use super::token::{self, Principal};
 use super::user::{self, Ctx, ListQuery, StoredUser};
 use crate::scim::discovery::{self, MAX_RESULTS, RESOURCE_KINDS};
 use crate::scim::filter;
+use crate::scim::projection::Projection;
+use crate::scim::schema::ResourceKind;
+use crate::scim::sort::Sort;
 use crate::scim::ScimError;
 
 /// Handles one SCIM request for a connection. All of its writes commit together, or none do.
@@ -87,22 +90,26 @@ fn route(
             .ok_or_else(|| ScimError::not_found(format!("Schema '{id}' not found."))),
         ("GET", ["Users"]) => {
             require(principal, "read:users")?;
-            let query = list_query_from_params(request)?;
-            list_users(store, ctx, &query)
+            let (query, projection) =
+                ListParams::from_query(request)?.into_query(ResourceKind::User)?;
+            list_users(store, ctx, &query, &projection)
         }
         ("POST", ["Users", ".search"]) | ("POST", [".search"]) => {
             require(principal, "read:users")?;
-            let query = list_query_from_body(&request.json_body()?)?;
-            list_users(store, ctx, &query)
+            let params = ListParams::from_body(&request.json_body()?)?;
+            let (query, projection) = params.into_query(ResourceKind::User)?;
+            list_users(store, ctx, &query, &projection)
         }
         ("POST", ["Users"]) => {
             require(principal, "write:users")?;
+            let projection = projection_of(request, ResourceKind::User)?;
             let created = user::create(store, ctx, random, &request.json_body()?)?;
-            Ok(user_response(201, &created, base)
+            Ok(user_response(201, &created, base, &projection)
                 .with_header("location", format!("{base}/Users/{}", created.id)))
         }
         ("GET", ["Users", id]) => {
             require(principal, "read:users")?;
+            let projection = projection_of(request, ResourceKind::User)?;
             let found = user::get(store, id)?;
             if let Some(tags) = request.header("if-none-match") {
                 if tags
@@ -113,19 +120,21 @@ fn route(
                     return Ok(HttpResponse::empty(304).with_header("etag", found.etag()));
                 }
             }
-            Ok(user_response(200, &found, base))
+            Ok(user_response(200, &found, base, &projection))
         }
         ("PUT", ["Users", id]) => {
             require(principal, "write:users")?;
+            let projection = projection_of(request, ResourceKind::User)?;
             let body = request.json_body()?;
             let updated = user::replace(store, ctx, id, request.header("if-match"), &body)?;
-            Ok(user_response(200, &updated, base))
+            Ok(user_response(200, &updated, base, &projection))
         }
         ("PATCH", ["Users", id]) => {
             require(principal, "write:users")?;
+            let projection = projection_of(request, ResourceKind::User)?;
             let body = request.json_body()?;
             let updated = user::modify(store, ctx, id, request.header("if-match"), &body)?;
-            Ok(user_response(200, &updated, base))
+            Ok(user_response(200, &updated, base, &projection))
         }
         ("DELETE", ["Users", id]) => {
             require(principal, "write:users")?;
@@ -149,13 +158,33 @@ fn route(
     }
 }
 
-fn user_response(status: u16, found: &StoredUser, base: &str) -> HttpResponse {
-    HttpResponse::scim_json(status, &found.to_scim(base)).with_header("etag", found.etag())
+fn user_response(
+    status: u16,
+    found: &StoredUser,
+    base: &str,
+    projection: &Projection,
+) -> HttpResponse {
+    let mut body = found.to_scim(base);
+    projection.apply(ResourceKind::User, &mut body);
+    HttpResponse::scim_json(status, &body).with_header("etag", found.etag())
 }
 
-fn list_users(store: &dyn Store, ctx: &Ctx, query: &ListQuery) -> Result<HttpResponse, ScimError> {
+fn list_users(
+    store: &dyn Store,
+    ctx: &Ctx,
+    query: &ListQuery,
+    projection: &Projection,
+) -> Result<HttpResponse, ScimError> {
     let page = user::list(store, ctx, query)?;
-    let resources = page.users.iter().map(|u| u.to_scim(ctx.base_url)).collect();
+    let resources = page
+        .users
+        .iter()
+        .map(|u| {
+            let mut body = u.to_scim(ctx.base_url);
+            projection.apply(ResourceKind::User, &mut body);
+            body
+        })
+        .collect();
     Ok(HttpResponse::scim_json(
         200,
         &discovery::list_response(resources, page.total_results, page.start_index),
@@ -170,6 +199,145 @@ fn paging(start: Option<i64>, count: Option<i64>) -> (i64, i64) {
     (start, count)
 }
 
+/// The list parameters of a request, as the client sent them: from the query string of a GET,
+/// or from the body of a `POST /.search` (RFC 7644 §3.4.3).
+#[derive(Default)]
+struct ListParams {
+    filter: Option<String>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    attributes: Option<String>,
+    excluded_attributes: Option<String>,
+}
+
+impl ListParams {
+    fn from_query(request: &HttpRequest) -> Result<ListParams, ScimError> {
+        let text = |name: &str| request.query_param(name).map(str::to_owned);
+        Ok(ListParams {
+            filter: text("filter"),
+            start_index: integer_param("startIndex", request.query_param("startIndex"))?,
+            count: integer_param("count", request.query_param("count"))?,
+            sort_by: text("sortBy"),
+            sort_order: text("sortOrder"),
+            attributes: text("attributes"),
+            excluded_attributes: text("excludedAttributes"),
+        })
+    }
+
+    fn from_body(body: &Value) -> Result<ListParams, ScimError> {
+        let object = body
+            .as_object()
+            .ok_or_else(|| ScimError::invalid_syntax("A search body must be a JSON object."))?;
+        let get = |name: &str| {
+            object
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+                .filter(|v| !v.is_null())
+        };
+        let int = |name: &str| -> Result<Option<i64>, ScimError> {
+            get(name)
+                .map(|v| {
+                    v.as_i64().ok_or_else(|| {
+                        ScimError::invalid_value(format!("{name} must be an integer."))
+                    })
+                })
+                .transpose()
+        };
+        let text = |name: &str| -> Result<Option<String>, ScimError> {
+            get(name)
+                .map(|v| {
+                    v.as_str().map(str::to_owned).ok_or_else(|| {
+                        ScimError::invalid_value(format!("{name} must be a string."))
+                    })
+                })
+                .transpose()
+        };
+        // `attributes` and `excludedAttributes` are arrays of names in a search body.
+        let names = |name: &str| -> Result<Option<String>, ScimError> {
+            match get(name) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .map(|v| Some(v.join(",")))
+                    .ok_or_else(|| {
+                        ScimError::invalid_value(format!("{name} must be an array of strings."))
+                    }),
+                Some(_) => Err(ScimError::invalid_value(format!(
+                    "{name} must be an array of strings."
+                ))),
+            }
+        };
+        if get("filter").is_some_and(|f| !f.is_string()) {
+            return Err(ScimError::invalid_filter("filter must be a string."));
+        }
+        Ok(ListParams {
+            filter: text("filter")?,
+            start_index: int("startIndex")?,
+            count: int("count")?,
+            sort_by: text("sortBy")?,
+            sort_order: text("sortOrder")?,
+            attributes: names("attributes")?,
+            excluded_attributes: names("excludedAttributes")?,
+        })
+    }
+
+    fn into_query(self, kind: ResourceKind) -> Result<(ListQuery, Projection), ScimError> {
+        let (start_index, count) = paging(self.start_index, self.count);
+        let descending = match self.sort_order.as_deref().map(str::to_ascii_lowercase) {
+            None => false,
+            Some(order) if order == "ascending" => false,
+            Some(order) if order == "descending" => true,
+            Some(order) => {
+                return Err(ScimError::invalid_value(format!(
+                    "sortOrder must be 'ascending' or 'descending', got '{order}'."
+                )))
+            }
+        };
+        let sort = match self.sort_by.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(by) => {
+                let path = filter::parse_patch_path(by).map_err(|e| {
+                    ScimError::invalid_value(format!("Invalid sortBy '{by}': {}", e.message))
+                })?;
+                if path.filter.is_some() || path.sub_attr.is_some() {
+                    return Err(ScimError::invalid_value(format!(
+                        "sortBy '{by}' must name an attribute, not a value filter."
+                    )));
+                }
+                Some(Sort {
+                    path: path.attr,
+                    descending,
+                })
+            }
+        };
+        let projection = Projection::parse(
+            kind,
+            self.attributes.as_deref(),
+            self.excluded_attributes.as_deref(),
+        )?;
+        let filter = match self.filter.as_deref() {
+            None => None,
+            Some(f) if f.trim().is_empty() => None,
+            Some(f) => Some(filter::parse_filter(f)?),
+        };
+        Ok((
+            ListQuery {
+                filter,
+                start_index,
+                count,
+                sort,
+            },
+            projection,
+        ))
+    }
+}
+
 fn integer_param(name: &str, raw: Option<&str>) -> Result<Option<i64>, ScimError> {
     raw.map(|v| {
         v.trim()
@@ -179,54 +347,11 @@ fn integer_param(name: &str, raw: Option<&str>) -> Result<Option<i64>, ScimError
     .transpose()
 }
 
-fn parse_filter(raw: Option<&str>) -> Result<Option<filter::Filter>, ScimError> {
-    match raw {
-        None => Ok(None),
-        Some(f) if f.trim().is_empty() => Ok(None),
-        Some(f) => Ok(Some(filter::parse_filter(f)?)),
-    }
-}
-
-fn list_query_from_params(request: &HttpRequest) -> Result<ListQuery, ScimError> {
-    let start = integer_param("startIndex", request.query_param("startIndex"))?;
-    let count = integer_param("count", request.query_param("count"))?;
-    let (start_index, count) = paging(start, count);
-    Ok(ListQuery {
-        filter: parse_filter(request.query_param("filter"))?,
-        start_index,
-        count,
-    })
-}
-
-/// The body of `POST /.search` (RFC 7644 §3.4.3).
-fn list_query_from_body(body: &Value) -> Result<ListQuery, ScimError> {
-    let object = body
-        .as_object()
-        .ok_or_else(|| ScimError::invalid_syntax("A search body must be a JSON object."))?;
-    let get = |name: &str| {
-        object
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    };
-    let int = |name: &str| -> Result<Option<i64>, ScimError> {
-        match get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer."))),
-        }
-    };
-    let filter = match get("filter") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(f)) => parse_filter(Some(f))?,
-        Some(_) => return Err(ScimError::invalid_filter("filter must be a string.")),
-    };
-    let (start_index, count) = paging(int("startIndex")?, int("count")?);
-    Ok(ListQuery {
-        filter,
-        start_index,
-        count,
-    })
+/// `attributes` / `excludedAttributes` of a single-resource request (RFC 7644 §3.9).
+fn projection_of(request: &HttpRequest, kind: ResourceKind) -> Result<Projection, ScimError> {
+    Projection::parse(
+        kind,
+        request.query_param("attributes"),
+        request.query_param("excludedAttributes"),
+    )
 }

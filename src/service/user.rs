@@ -11,6 +11,7 @@ use crate::scim::filter::{self, AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::patch;
 use crate::scim::resource;
 use crate::scim::schema::{ResourceKind, ENTERPRISE_USER, USER, USER_SCHEMA};
+use crate::scim::sort::{self, Sort};
 use crate::scim::ScimError;
 
 /// What every operation needs to know about the request beyond its body.
@@ -290,13 +291,14 @@ pub struct Page {
     pub users: Vec<StoredUser>,
 }
 
-/// Paging and filtering of a list request, already validated.
+/// Paging, filtering and sorting of a list request, already validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
     pub filter: Option<Filter>,
     /// 1-based.
     pub start_index: i64,
     pub count: i64,
+    pub sort: Option<Sort>,
 }
 
 /// Whether string comparison on a User attribute path is case-sensitive (RFC 7643 §2.2).
@@ -367,6 +369,9 @@ pub fn list(store: &dyn Store, ctx: &Ctx, query: &ListQuery) -> Result<Page, Sci
         None => Some(("1 = 1".to_owned(), Vec::new())),
         Some(f) => indexed_condition(f),
     };
+    if query.sort.is_some() {
+        return list_sorted(store, ctx, query, indexed);
+    }
     if let Some((condition, params)) = indexed {
         let total = store
             .query_one(
@@ -393,7 +398,8 @@ pub fn list(store: &dyn Store, ctx: &Ctx, query: &ListQuery) -> Result<Page, Sci
             users,
         });
     }
-    // Any other filter: evaluate it on every user of the connection, in order.
+    // Any other filter: evaluate it on every user of the connection, in order, keeping only the
+    // requested page in memory.
     let filter = query.filter.as_ref();
     let mut total = 0i64;
     let mut users = Vec::new();
@@ -408,6 +414,52 @@ pub fn list(store: &dyn Store, ctx: &Ctx, query: &ListQuery) -> Result<Page, Sci
             total += 1;
         }
     }
+    Ok(Page {
+        total_results: total,
+        start_index: query.start_index,
+        users,
+    })
+}
+
+/// A sorted list: every matching user is loaded, sorted, then paged.
+fn list_sorted(
+    store: &dyn Store,
+    ctx: &Ctx,
+    query: &ListQuery,
+    indexed: Option<(String, Vec<SqlValue>)>,
+) -> Result<Page, ScimError> {
+    let (condition, params, evaluate) = match indexed {
+        Some((condition, params)) => (condition, params, false),
+        None => ("1 = 1".to_owned(), Vec::new(), true),
+    };
+    let rows = store.query(
+        &format!("SELECT {COLUMNS} FROM user WHERE {condition} ORDER BY seq"),
+        &params,
+    )?;
+    let mut matching = Vec::new();
+    for row in &rows {
+        let user = row_to_user(row)?;
+        let visible = user.to_scim(ctx.base_url);
+        let keep = !evaluate
+            || query
+                .filter
+                .as_ref()
+                .is_none_or(|f| filter::matches(f, &visible, &case_exact));
+        if keep {
+            matching.push((sort::key(&visible, query.sort.as_ref(), &case_exact), user));
+        }
+    }
+    if let Some(order) = &query.sort {
+        // A stable sort: ties keep creation order.
+        matching.sort_by(|(a, _), (b, _)| sort::compare(a, b, order.descending));
+    }
+    let total = matching.len() as i64;
+    let users = matching
+        .into_iter()
+        .skip((query.start_index - 1).max(0) as usize)
+        .take(query.count.max(0) as usize)
+        .map(|(_, u)| u)
+        .collect();
     Ok(Page {
         total_results: total,
         start_index: query.start_index,

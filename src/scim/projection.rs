@@ -1,0 +1,375 @@
+//! `attributes` and `excludedAttributes` (RFC 7644 §3.4.2.5, §3.9): which attributes a response
+//! carries, honouring each attribute's `returned` characteristic (RFC 7643 §2.4).
+
+use serde_json::{Map, Value};
+
+use super::schema::{common_attribute, Attribute, ResourceKind, Returned, Schema};
+use super::ScimError;
+
+/// One requested attribute: the schema it belongs to, the attribute, and optionally a
+/// sub-attribute; `attr` is `None` when a whole extension schema was named.
+#[derive(Debug, Clone, PartialEq)]
+struct Selector {
+    schema: &'static str,
+    attr: Option<String>,
+    sub_attr: Option<String>,
+}
+
+/// What a request asked to see.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Projection {
+    attributes: Vec<Selector>,
+    excluded: Vec<Selector>,
+}
+
+impl Projection {
+    /// Parses the comma-separated lists; an unknown attribute is a 400 `invalidValue`.
+    pub fn parse(
+        kind: ResourceKind,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> Result<Projection, ScimError> {
+        Ok(Projection {
+            attributes: parse_list(kind, attributes)?,
+            excluded: parse_list(kind, excluded)?,
+        })
+    }
+
+    /// Whether the client named `attr` (of the core schema) in `attributes`, or whether it is
+    /// returned by default and not excluded. Lets callers skip loading what is not shown.
+    pub fn wants(&self, kind: ResourceKind, attr: &str) -> bool {
+        let core = kind.core_schema().id;
+        let named = |list: &[Selector]| {
+            list.iter().any(|s| {
+                s.schema == core
+                    && s.attr
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(attr))
+            })
+        };
+        if !self.attributes.is_empty() {
+            return named(&self.attributes);
+        }
+        !named(&self.excluded)
+    }
+
+    /// Applies the projection to a rendered resource (with `id`, `meta` and `schemas`).
+    pub fn apply(&self, kind: ResourceKind, resource: &mut Value) {
+        let Value::Object(members) = resource else {
+            return;
+        };
+        let core = kind.core_schema();
+        let keys: Vec<String> = members.keys().cloned().collect();
+        for key in keys {
+            if key == "schemas" {
+                continue;
+            }
+            if let Some(extension) = kind
+                .extensions()
+                .iter()
+                .find(|s| s.id.eq_ignore_ascii_case(&key))
+            {
+                let keep = match members.get_mut(&key) {
+                    Some(Value::Object(inner)) => {
+                        self.filter_members(extension, inner);
+                        !inner.is_empty()
+                    }
+                    _ => false,
+                };
+                if !keep {
+                    members.remove(&key);
+                }
+                continue;
+            }
+            let Some(attribute) = core.attribute(&key).or_else(|| common_attribute(&key)) else {
+                continue;
+            };
+            match self.decide(core.id, attribute, None) {
+                Keep::All => {}
+                Keep::Drop => {
+                    members.remove(&key);
+                }
+                Keep::Some => {
+                    if let Some(value) = members.get_mut(&key) {
+                        self.filter_sub_attributes(core.id, attribute, value);
+                    }
+                }
+            }
+        }
+        // Drop extension URNs from `schemas` whose object is gone.
+        let present: Vec<String> = members.keys().cloned().collect();
+        if let Some(Value::Array(schemas)) = members.get_mut("schemas") {
+            schemas.retain(|s| {
+                s.as_str().is_some_and(|urn| {
+                    urn.eq_ignore_ascii_case(core.id)
+                        || present.iter().any(|k| k.eq_ignore_ascii_case(urn))
+                })
+            });
+        }
+    }
+
+    fn filter_members(&self, schema: &'static Schema, members: &mut Map<String, Value>) {
+        let keys: Vec<String> = members.keys().cloned().collect();
+        for key in keys {
+            let Some(attribute) = schema.attribute(&key) else {
+                continue;
+            };
+            match self.decide(schema.id, attribute, None) {
+                Keep::All => {}
+                Keep::Drop => {
+                    members.remove(&key);
+                }
+                Keep::Some => {
+                    if let Some(value) = members.get_mut(&key) {
+                        self.filter_sub_attributes(schema.id, attribute, value);
+                    }
+                }
+            }
+        }
+    }
+
+    fn filter_sub_attributes(
+        &self,
+        schema: &'static str,
+        attribute: &Attribute,
+        value: &mut Value,
+    ) {
+        let mut filter_one = |v: &mut Value| {
+            if let Value::Object(inner) = v {
+                let keys: Vec<String> = inner.keys().cloned().collect();
+                for key in keys {
+                    let keep = attribute
+                        .sub_attribute(&key)
+                        .map(|sub| self.decide(schema, attribute, Some(sub)) != Keep::Drop)
+                        .unwrap_or(true);
+                    if !keep {
+                        inner.remove(&key);
+                    }
+                }
+            }
+        };
+        match value {
+            Value::Array(items) => items.iter_mut().for_each(&mut filter_one),
+            other => filter_one(other),
+        }
+    }
+
+    /// The decision for one attribute, or one sub-attribute of it.
+    fn decide(&self, schema: &'static str, attribute: &Attribute, sub: Option<&Attribute>) -> Keep {
+        let target = sub.unwrap_or(attribute);
+        match target.returned {
+            Returned::Always => return Keep::All,
+            Returned::Never => return Keep::Drop,
+            Returned::Default | Returned::Request => {}
+        }
+        let matches = |s: &Selector| {
+            s.schema == schema
+                && match &s.attr {
+                    None => true,
+                    Some(a) => a.eq_ignore_ascii_case(attribute.name),
+                }
+        };
+        let names_sub = |s: &Selector| match (sub, &s.sub_attr) {
+            (Some(sub), Some(wanted)) => wanted.eq_ignore_ascii_case(sub.name),
+            (_, None) => true,
+            (None, Some(_)) => false,
+        };
+        if !self.attributes.is_empty() {
+            let requested: Vec<&Selector> = self.attributes.iter().filter(|s| matches(s)).collect();
+            if requested.is_empty() {
+                return Keep::Drop;
+            }
+            if sub.is_none() {
+                let whole = requested.iter().any(|s| s.sub_attr.is_none());
+                return if whole { Keep::All } else { Keep::Some };
+            }
+            return if requested.iter().any(|s| names_sub(s)) {
+                Keep::All
+            } else {
+                Keep::Drop
+            };
+        }
+        if target.returned == Returned::Request {
+            return Keep::Drop;
+        }
+        let excluded: Vec<&Selector> = self.excluded.iter().filter(|s| matches(s)).collect();
+        if sub.is_none() {
+            if excluded.iter().any(|s| s.sub_attr.is_none()) {
+                return Keep::Drop;
+            }
+            return if excluded.is_empty() {
+                Keep::All
+            } else {
+                Keep::Some
+            };
+        }
+        if excluded.iter().any(|s| names_sub(s)) {
+            Keep::Drop
+        } else {
+            Keep::All
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    All,
+    Some,
+    Drop,
+}
+
+fn parse_list(kind: ResourceKind, raw: Option<&str>) -> Result<Vec<Selector>, ScimError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|name| parse_selector(kind, name))
+        .collect()
+}
+
+fn parse_selector(kind: ResourceKind, name: &str) -> Result<Selector, ScimError> {
+    let unknown = || {
+        ScimError::invalid_value(format!(
+            "Unknown attribute '{name}' in attributes/excludedAttributes for {}.",
+            kind.name()
+        ))
+    };
+    let core = kind.core_schema();
+    let schemas: Vec<&'static Schema> = std::iter::once(core)
+        .chain(kind.extensions().iter().copied())
+        .collect();
+    // A whole extension: `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`.
+    if let Some(schema) = schemas.iter().find(|s| s.id.eq_ignore_ascii_case(name)) {
+        return Ok(Selector {
+            schema: schema.id,
+            attr: None,
+            sub_attr: None,
+        });
+    }
+    let (schema, path) = match schemas
+        .iter()
+        .find(|s| name.len() > s.id.len() + 1 && name[..s.id.len()].eq_ignore_ascii_case(s.id))
+    {
+        Some(schema) if name.as_bytes().get(schema.id.len()) == Some(&b':') => {
+            (*schema, &name[schema.id.len() + 1..])
+        }
+        _ => (core, name),
+    };
+    let (attr, sub_attr) = match path.split_once('.') {
+        Some((a, s)) => (a, Some(s)),
+        None => (path, None),
+    };
+    let attribute = schema
+        .attribute(attr)
+        .or_else(|| {
+            (schema.id == core.id)
+                .then(|| common_attribute(attr))
+                .flatten()
+        })
+        .ok_or_else(unknown)?;
+    if let Some(sub) = sub_attr {
+        attribute.sub_attribute(sub).ok_or_else(unknown)?;
+    }
+    Ok(Selector {
+        schema: schema.id,
+        attr: Some(attribute.name.to_owned()),
+        sub_attr: sub_attr.map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+    fn user() -> Value {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+            "id": "2819c223",
+            "userName": "bjensen",
+            "displayName": "Babs",
+            "name": {"givenName": "Barbara", "familyName": "Jensen"},
+            "emails": [{"value": "b@example.com", "type": "work"}],
+            "meta": {"resourceType": "User", "version": "W/\"1\""},
+            ENTERPRISE: {"department": "Tours", "employeeNumber": "7"}
+        })
+    }
+
+    fn project(attributes: Option<&str>, excluded: Option<&str>) -> Value {
+        let projection = Projection::parse(ResourceKind::User, attributes, excluded).unwrap();
+        let mut u = user();
+        projection.apply(ResourceKind::User, &mut u);
+        u
+    }
+
+    #[test]
+    fn rfc7644_3_4_2_5_attributes_keeps_listed_and_always_returned() {
+        let out = project(Some("userName,name.givenName"), None);
+        assert_eq!(out["id"], "2819c223");
+        assert_eq!(out["userName"], "bjensen");
+        assert_eq!(out["name"], json!({"givenName": "Barbara"}));
+        assert!(out.get("displayName").is_none());
+        assert!(out.get("emails").is_none());
+        assert!(out.get(ENTERPRISE).is_none());
+        assert_eq!(
+            out["schemas"],
+            json!(["urn:ietf:params:scim:schemas:core:2.0:User"])
+        );
+    }
+
+    #[test]
+    fn rfc7644_3_4_2_5_excluded_attributes_drops_listed_but_never_id() {
+        let out = project(None, Some("emails,id,name.familyName"));
+        assert_eq!(out["id"], "2819c223");
+        assert!(out.get("emails").is_none());
+        assert_eq!(out["name"], json!({"givenName": "Barbara"}));
+        assert_eq!(out["displayName"], "Babs");
+    }
+
+    #[test]
+    fn extension_attributes_by_urn() {
+        let out = project(Some(&format!("{ENTERPRISE}:department")), None);
+        assert_eq!(out[ENTERPRISE], json!({"department": "Tours"}));
+        let out = project(Some(ENTERPRISE), None);
+        assert_eq!(out[ENTERPRISE]["employeeNumber"], "7");
+        let out = project(None, Some(ENTERPRISE));
+        assert!(out.get(ENTERPRISE).is_none());
+    }
+
+    #[test]
+    fn names_are_case_insensitive_and_urn_qualified_core_names_work() {
+        let out = project(
+            Some("USERNAME,urn:ietf:params:scim:schemas:core:2.0:User:displayName"),
+            None,
+        );
+        assert_eq!(out["userName"], "bjensen");
+        assert_eq!(out["displayName"], "Babs");
+    }
+
+    #[test]
+    fn unknown_attribute_names_are_invalid_value() {
+        for bad in ["favoriteColor", "name.nickname", "urn:x:y:z"] {
+            let err = Projection::parse(ResourceKind::User, Some(bad), None).unwrap_err();
+            assert_eq!(
+                err.scim_type,
+                Some(crate::scim::ScimType::InvalidValue),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn wants_tells_whether_an_attribute_is_shown() {
+        let p = Projection::parse(ResourceKind::Group, None, Some("members")).unwrap();
+        assert!(!p.wants(ResourceKind::Group, "members"));
+        let p = Projection::parse(ResourceKind::Group, Some("displayName"), None).unwrap();
+        assert!(!p.wants(ResourceKind::Group, "members"));
+        let p = Projection::parse(ResourceKind::Group, None, None).unwrap();
+        assert!(p.wants(ResourceKind::Group, "members"));
+    }
+}
