@@ -11,6 +11,7 @@ use crate::scim::ScimError;
 use crate::service::clock::{OsRandom, Timestamp};
 use crate::service::connection::{admin_error, handle_admin, is_initialized};
 use crate::service::http::{HttpResponse, MAX_BODY_BYTES};
+use crate::service::migration::migrate_connection;
 use crate::service::scim_api;
 
 /// Header carrying the connection's public SCIM base URL from the Worker to the object.
@@ -40,6 +41,12 @@ impl DurableObject for Connection {
         let path = url.path().to_owned();
         let store = DoStore::new(self.state.storage());
         if !self.initialized.get() && is_initialized(&store) {
+            // Bring tables added since this connection was created up to date, once per
+            // instance (every statement is idempotent).
+            if let Err(e) = migrate_connection(&store) {
+                worker::console_error!("migration failed: {e}");
+                return to_platform(ScimError::internal().into());
+            }
             self.initialized.set(true);
         }
         if let Some(rest) = path.strip_prefix("/scim") {

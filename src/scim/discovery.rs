@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::schema::{ResourceKind, Schema, ENTERPRISE_USER, USER};
+use super::schema::{ResourceKind, Schema, ENTERPRISE_USER, GROUP, USER};
 
 pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
@@ -14,11 +14,11 @@ pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Li
 pub const MAX_RESULTS: i64 = 200;
 
 /// The resource types served now.
-pub const RESOURCE_KINDS: &[ResourceKind] = &[ResourceKind::User];
+pub const RESOURCE_KINDS: &[ResourceKind] = &[ResourceKind::User, ResourceKind::Group];
 
 /// Every schema served at `/Schemas`.
-pub fn schemas() -> [&'static Schema; 2] {
-    [&USER, &ENTERPRISE_USER]
+pub fn schemas() -> [&'static Schema; 3] {
+    [&USER, &GROUP, &ENTERPRISE_USER]
 }
 
 /// RFC 7643 §5.

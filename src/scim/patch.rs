@@ -168,7 +168,12 @@ fn apply_pathless(
         ));
     };
     for (key, value) in attributes {
-        if key.eq_ignore_ascii_case("schemas") {
+        // Okta's group push repeats `id` (and some clients `schemas`/`meta`) in a pathless
+        // replace: server-owned, so ignored as in a PUT (RFC 7644 §3.5.1).
+        if ["schemas", "id", "meta"]
+            .iter()
+            .any(|k| key.eq_ignore_ascii_case(k))
+        {
             continue;
         }
         let extension = kind

@@ -32,18 +32,6 @@ fn member<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
         .map(|(_, v)| v)
 }
 
-/// Extracts the sort key of `resource` for `sort`'s path (`None` sorts nothing: all equal).
-pub fn key(
-    resource: &Value,
-    sort: Option<&Sort>,
-    case_exact: &dyn Fn(&AttrPath) -> bool,
-) -> SortKey {
-    let Some(sort) = sort else {
-        return SortKey::Missing;
-    };
-    key_at(resource, &sort.path, case_exact(&sort.path))
-}
-
 /// The sort key at `path`, case-folded unless the attribute is `caseExact`.
 pub fn key_at(resource: &Value, path: &AttrPath, case_exact: bool) -> SortKey {
     let holder = match &path.urn {

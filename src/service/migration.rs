@@ -33,6 +33,27 @@ const CONNECTION: &[&str] = &[
         updated_at TEXT NOT NULL,
         version INTEGER NOT NULL
     )",
+    "CREATE TABLE IF NOT EXISTS scim_group (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL,
+        display_name_key TEXT NOT NULL UNIQUE,
+        external_id TEXT UNIQUE,
+        resource TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        version INTEGER NOT NULL
+    )",
+    // One row per member: a few members added to or removed from a large group touch only
+    // their rows. `rowid` keeps the order members were added in.
+    "CREATE TABLE IF NOT EXISTS membership (
+        group_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        member_type TEXT NOT NULL,
+        display TEXT,
+        PRIMARY KEY (group_id, member_id)
+    )",
+    "CREATE INDEX IF NOT EXISTS membership_by_member ON membership (member_id)",
 ];
 
 /// The registry's SQLite (a singleton Durable Object).

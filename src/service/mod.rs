@@ -3,7 +3,11 @@
 
 pub mod clock;
 pub mod connection;
+pub mod group;
 pub mod http;
+pub mod list_params;
+pub mod listing;
+pub mod membership;
 pub mod migration;
 pub mod registry;
 pub mod scim_api;

@@ -1,18 +1,17 @@
 //! One connection's SCIM endpoint: authentication, routing below the base URL, and the mapping
 //! of outcomes to HTTP (RFC 7644 §3).
 
-use serde_json::Value;
-
 use super::clock::{Random, Timestamp};
+use super::group::{self, StoredGroup};
 use super::http::{HttpRequest, HttpResponse};
+use super::list_params::{projection_of, ListParams};
+use super::listing::ListQuery;
 use super::store::{transact, Store};
 use super::token::{self, Principal};
-use super::user::{self, Ctx, ListQuery, StoredUser};
-use crate::scim::discovery::{self, MAX_RESULTS, RESOURCE_KINDS};
-use crate::scim::filter;
+use super::user::{self, Ctx, StoredUser};
+use crate::scim::discovery::{self, RESOURCE_KINDS};
 use crate::scim::projection::Projection;
 use crate::scim::schema::ResourceKind;
-use crate::scim::sort::Sort;
 use crate::scim::ScimError;
 
 /// Handles one SCIM request for a connection. All of its writes commit together, or none do.
@@ -88,68 +87,17 @@ fn route(
             .find(|s| s.id.eq_ignore_ascii_case(id))
             .map(|s| HttpResponse::scim_json(200, &s.to_json(base)))
             .ok_or_else(|| ScimError::not_found(format!("Schema '{id}' not found."))),
-        ("GET", ["Users"]) => {
-            require(principal, "read:users")?;
-            let (query, projection) =
-                ListParams::from_query(request)?.into_query(ResourceKind::User)?;
-            list_users(store, ctx, &query, &projection)
-        }
-        ("POST", ["Users", ".search"]) | ("POST", [".search"]) => {
+        (_, ["Users", ..]) => users(store, random, ctx, principal, request, &method, &segments),
+        (_, ["Groups", ..]) => groups(store, random, ctx, principal, request, &method, &segments),
+        ("POST", [".search"]) => {
+            // Searches Users, the resource type IdPs query.
             require(principal, "read:users")?;
             let params = ListParams::from_body(&request.json_body()?)?;
             let (query, projection) = params.into_query(ResourceKind::User)?;
             list_users(store, ctx, &query, &projection)
         }
-        ("POST", ["Users"]) => {
-            require(principal, "write:users")?;
-            let projection = projection_of(request, ResourceKind::User)?;
-            let created = user::create(store, ctx, random, &request.json_body()?)?;
-            Ok(user_response(201, &created, base, &projection)
-                .with_header("location", format!("{base}/Users/{}", created.id)))
-        }
-        ("GET", ["Users", id]) => {
-            require(principal, "read:users")?;
-            let projection = projection_of(request, ResourceKind::User)?;
-            let found = user::get(store, id)?;
-            if let Some(tags) = request.header("if-none-match") {
-                if tags
-                    .split(',')
-                    .map(str::trim)
-                    .any(|t| t == found.etag() || t == "*")
-                {
-                    return Ok(HttpResponse::empty(304).with_header("etag", found.etag()));
-                }
-            }
-            Ok(user_response(200, &found, base, &projection))
-        }
-        ("PUT", ["Users", id]) => {
-            require(principal, "write:users")?;
-            let projection = projection_of(request, ResourceKind::User)?;
-            let body = request.json_body()?;
-            let updated = user::replace(store, ctx, id, request.header("if-match"), &body)?;
-            Ok(user_response(200, &updated, base, &projection))
-        }
-        ("PATCH", ["Users", id]) => {
-            require(principal, "write:users")?;
-            let projection = projection_of(request, ResourceKind::User)?;
-            let body = request.json_body()?;
-            let updated = user::modify(store, ctx, id, request.header("if-match"), &body)?;
-            Ok(user_response(200, &updated, base, &projection))
-        }
-        ("DELETE", ["Users", id]) => {
-            require(principal, "write:users")?;
-            user::delete(store, id, request.header("if-match"))?;
-            Ok(HttpResponse::empty(204))
-        }
-        (_, ["Users"] | ["Users", _]) => Err(ScimError::method_not_allowed(format!(
-            "{method} is not supported on {}.",
-            request.path
-        ))),
         (_, ["Bulk"]) => Err(ScimError::not_implemented(
             "Bulk is not supported by this service provider (see ServiceProviderConfig).",
-        )),
-        (_, ["Groups", ..]) => Err(ScimError::not_found(
-            "Groups are not served yet (see ResourceTypes).",
         )),
         _ => Err(ScimError::not_found(format!(
             "No SCIM endpoint at '{}'.",
@@ -177,7 +125,7 @@ fn list_users(
 ) -> Result<HttpResponse, ScimError> {
     let page = user::list(store, ctx, query)?;
     let resources = page
-        .users
+        .items
         .iter()
         .map(|u| {
             let mut body = u.to_scim(ctx.base_url);
@@ -191,167 +139,171 @@ fn list_users(
     ))
 }
 
-/// Parses `startIndex` / `count` (RFC 7644 §3.4.2.4): integers; `startIndex` below 1 means 1,
-/// a negative `count` means 0, and `count` is capped at [`MAX_RESULTS`].
-fn paging(start: Option<i64>, count: Option<i64>) -> (i64, i64) {
-    let start = start.unwrap_or(1).max(1);
-    let count = count.unwrap_or(MAX_RESULTS).clamp(0, MAX_RESULTS);
-    (start, count)
+fn not_allowed(method: &str, request: &HttpRequest) -> ScimError {
+    ScimError::method_not_allowed(format!("{method} is not supported on {}.", request.path))
 }
 
-/// The list parameters of a request, as the client sent them: from the query string of a GET,
-/// or from the body of a `POST /.search` (RFC 7644 §3.4.3).
-#[derive(Default)]
-struct ListParams {
-    filter: Option<String>,
-    start_index: Option<i64>,
-    count: Option<i64>,
-    sort_by: Option<String>,
-    sort_order: Option<String>,
-    attributes: Option<String>,
-    excluded_attributes: Option<String>,
-}
-
-impl ListParams {
-    fn from_query(request: &HttpRequest) -> Result<ListParams, ScimError> {
-        let text = |name: &str| request.query_param(name).map(str::to_owned);
-        Ok(ListParams {
-            filter: text("filter"),
-            start_index: integer_param("startIndex", request.query_param("startIndex"))?,
-            count: integer_param("count", request.query_param("count"))?,
-            sort_by: text("sortBy"),
-            sort_order: text("sortOrder"),
-            attributes: text("attributes"),
-            excluded_attributes: text("excludedAttributes"),
-        })
-    }
-
-    fn from_body(body: &Value) -> Result<ListParams, ScimError> {
-        let object = body
-            .as_object()
-            .ok_or_else(|| ScimError::invalid_syntax("A search body must be a JSON object."))?;
-        let get = |name: &str| {
-            object
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-                .filter(|v| !v.is_null())
-        };
-        let int = |name: &str| -> Result<Option<i64>, ScimError> {
-            get(name)
-                .map(|v| {
-                    v.as_i64().ok_or_else(|| {
-                        ScimError::invalid_value(format!("{name} must be an integer."))
-                    })
-                })
-                .transpose()
-        };
-        let text = |name: &str| -> Result<Option<String>, ScimError> {
-            get(name)
-                .map(|v| {
-                    v.as_str().map(str::to_owned).ok_or_else(|| {
-                        ScimError::invalid_value(format!("{name} must be a string."))
-                    })
-                })
-                .transpose()
-        };
-        // `attributes` and `excludedAttributes` are arrays of names in a search body.
-        let names = |name: &str| -> Result<Option<String>, ScimError> {
-            match get(name) {
-                None => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|i| i.as_str().map(str::to_owned))
-                    .collect::<Option<Vec<_>>>()
-                    .map(|v| Some(v.join(",")))
-                    .ok_or_else(|| {
-                        ScimError::invalid_value(format!("{name} must be an array of strings."))
-                    }),
-                Some(_) => Err(ScimError::invalid_value(format!(
-                    "{name} must be an array of strings."
-                ))),
-            }
-        };
-        if get("filter").is_some_and(|f| !f.is_string()) {
-            return Err(ScimError::invalid_filter("filter must be a string."));
+/// `/Users` and `/Users/{id}`.
+fn users(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    ctx: &Ctx,
+    principal: &Principal,
+    request: &HttpRequest,
+    method: &str,
+    segments: &[&str],
+) -> Result<HttpResponse, ScimError> {
+    let kind = ResourceKind::User;
+    let scope = if method == "GET" || segments.get(1) == Some(&".search") {
+        "read:users"
+    } else {
+        "write:users"
+    };
+    require(principal, scope)?;
+    let base = ctx.base_url;
+    let if_match = request.header("if-match");
+    match (method, segments) {
+        ("GET", [_]) => {
+            let (query, projection) = ListParams::from_query(request)?.into_query(kind)?;
+            list_users(store, ctx, &query, &projection)
         }
-        Ok(ListParams {
-            filter: text("filter")?,
-            start_index: int("startIndex")?,
-            count: int("count")?,
-            sort_by: text("sortBy")?,
-            sort_order: text("sortOrder")?,
-            attributes: names("attributes")?,
-            excluded_attributes: names("excludedAttributes")?,
-        })
-    }
-
-    fn into_query(self, kind: ResourceKind) -> Result<(ListQuery, Projection), ScimError> {
-        let (start_index, count) = paging(self.start_index, self.count);
-        let descending = match self.sort_order.as_deref().map(str::to_ascii_lowercase) {
-            None => false,
-            Some(order) if order == "ascending" => false,
-            Some(order) if order == "descending" => true,
-            Some(order) => {
-                return Err(ScimError::invalid_value(format!(
-                    "sortOrder must be 'ascending' or 'descending', got '{order}'."
-                )))
+        ("POST", [_, ".search"]) => {
+            let params = ListParams::from_body(&request.json_body()?)?;
+            let (query, projection) = params.into_query(kind)?;
+            list_users(store, ctx, &query, &projection)
+        }
+        ("POST", [_]) => {
+            let projection = projection_of(request, kind)?;
+            let created = user::create(store, ctx, random, &request.json_body()?)?;
+            Ok(user_response(201, &created, base, &projection)
+                .with_header("location", format!("{base}/Users/{}", created.id)))
+        }
+        ("GET", [_, id]) => {
+            let projection = projection_of(request, kind)?;
+            let found = user::get(store, id)?;
+            if not_modified(request, &found.etag()) {
+                return Ok(HttpResponse::empty(304).with_header("etag", found.etag()));
             }
-        };
-        let sort = match self.sort_by.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(by) => {
-                let path = filter::parse_patch_path(by).map_err(|e| {
-                    ScimError::invalid_value(format!("Invalid sortBy '{by}': {}", e.message))
-                })?;
-                if path.filter.is_some() || path.sub_attr.is_some() {
-                    return Err(ScimError::invalid_value(format!(
-                        "sortBy '{by}' must name an attribute, not a value filter."
-                    )));
-                }
-                Some(Sort {
-                    path: path.attr,
-                    descending,
-                })
-            }
-        };
-        let projection = Projection::parse(
-            kind,
-            self.attributes.as_deref(),
-            self.excluded_attributes.as_deref(),
-        )?;
-        let filter = match self.filter.as_deref() {
-            None => None,
-            Some(f) if f.trim().is_empty() => None,
-            Some(f) => Some(filter::parse_filter(f)?),
-        };
-        Ok((
-            ListQuery {
-                filter,
-                start_index,
-                count,
-                sort,
-            },
-            projection,
-        ))
+            Ok(user_response(200, &found, base, &projection))
+        }
+        ("PUT", [_, id]) => {
+            let projection = projection_of(request, kind)?;
+            let updated = user::replace(store, ctx, id, if_match, &request.json_body()?)?;
+            Ok(user_response(200, &updated, base, &projection))
+        }
+        ("PATCH", [_, id]) => {
+            let projection = projection_of(request, kind)?;
+            let updated = user::modify(store, ctx, id, if_match, &request.json_body()?)?;
+            Ok(user_response(200, &updated, base, &projection))
+        }
+        ("DELETE", [_, id]) => {
+            user::delete(store, ctx, id, if_match)?;
+            Ok(HttpResponse::empty(204))
+        }
+        (_, [_] | [_, _]) => Err(not_allowed(method, request)),
+        _ => Err(ScimError::not_found(format!(
+            "No SCIM endpoint at '{}'.",
+            request.path
+        ))),
     }
 }
 
-fn integer_param(name: &str, raw: Option<&str>) -> Result<Option<i64>, ScimError> {
-    raw.map(|v| {
-        v.trim()
-            .parse::<i64>()
-            .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, got '{v}'.")))
+/// `If-None-Match` on GET (RFC 7644 §3.14).
+fn not_modified(request: &HttpRequest, etag: &str) -> bool {
+    request.header("if-none-match").is_some_and(|tags| {
+        tags.split(',')
+            .map(str::trim)
+            .any(|t| t == etag || t == "*")
     })
-    .transpose()
 }
 
-/// `attributes` / `excludedAttributes` of a single-resource request (RFC 7644 §3.9).
-fn projection_of(request: &HttpRequest, kind: ResourceKind) -> Result<Projection, ScimError> {
-    Projection::parse(
-        kind,
-        request.query_param("attributes"),
-        request.query_param("excludedAttributes"),
-    )
+/// `/Groups` and `/Groups/{id}`.
+fn groups(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    ctx: &Ctx,
+    principal: &Principal,
+    request: &HttpRequest,
+    method: &str,
+    segments: &[&str],
+) -> Result<HttpResponse, ScimError> {
+    let kind = ResourceKind::Group;
+    let scope = if method == "GET" || segments.get(1) == Some(&".search") {
+        "read:groups"
+    } else {
+        "write:groups"
+    };
+    require(principal, scope)?;
+    let base = ctx.base_url;
+    let if_match = request.header("if-match");
+    let list = |query: &ListQuery, projection: &Projection| {
+        let with_members = projection.wants(kind, "members");
+        let page = group::list(store, ctx, query, with_members)?;
+        let resources = page
+            .items
+            .iter()
+            .map(|g| {
+                let mut body = g.to_scim(base);
+                projection.apply(kind, &mut body);
+                body
+            })
+            .collect();
+        Ok(HttpResponse::scim_json(
+            200,
+            &discovery::list_response(resources, page.total_results, page.start_index),
+        ))
+    };
+    let respond = |status: u16, found: &StoredGroup, projection: &Projection| {
+        let mut body = found.to_scim(base);
+        projection.apply(kind, &mut body);
+        HttpResponse::scim_json(status, &body).with_header("etag", found.etag())
+    };
+    match (method, segments) {
+        ("GET", [_]) => {
+            let (query, projection) = ListParams::from_query(request)?.into_query(kind)?;
+            list(&query, &projection)
+        }
+        ("POST", [_, ".search"]) => {
+            let params = ListParams::from_body(&request.json_body()?)?;
+            let (query, projection) = params.into_query(kind)?;
+            list(&query, &projection)
+        }
+        ("POST", [_]) => {
+            let projection = projection_of(request, kind)?;
+            let created = group::create(store, ctx, random, &request.json_body()?)?;
+            Ok(respond(201, &created, &projection)
+                .with_header("location", format!("{base}/Groups/{}", created.id)))
+        }
+        ("GET", [_, id]) => {
+            let projection = projection_of(request, kind)?;
+            let found = group::get(store, id, projection.wants(kind, "members"))?;
+            if not_modified(request, &found.etag()) {
+                return Ok(HttpResponse::empty(304).with_header("etag", found.etag()));
+            }
+            Ok(respond(200, &found, &projection))
+        }
+        ("PUT", [_, id]) => {
+            let projection = projection_of(request, kind)?;
+            let with_members = projection.wants(kind, "members");
+            let body = request.json_body()?;
+            let updated = group::replace(store, ctx, id, if_match, &body, with_members)?;
+            Ok(respond(200, &updated, &projection))
+        }
+        ("PATCH", [_, id]) => {
+            let projection = projection_of(request, kind)?;
+            let with_members = projection.wants(kind, "members");
+            let body = request.json_body()?;
+            let updated = group::modify(store, ctx, id, if_match, &body, with_members)?;
+            Ok(respond(200, &updated, &projection))
+        }
+        ("DELETE", [_, id]) => {
+            group::delete(store, ctx, id, if_match)?;
+            Ok(HttpResponse::empty(204))
+        }
+        (_, [_] | [_, _]) => Err(not_allowed(method, request)),
+        _ => Err(ScimError::not_found(format!(
+            "No SCIM endpoint at '{}'.",
+            request.path
+        ))),
+    }
 }

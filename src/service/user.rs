@@ -6,12 +6,13 @@
 use serde_json::{json, Map, Value};
 
 use super::clock::{new_uuid, Random, Timestamp};
-use super::store::{int, text, SqlValue, Store};
-use crate::scim::filter::{self, AttrPath, CompValue, CompareOp, Filter};
+use super::listing::{self, fold_case, ListQuery, Page, Table};
+use super::membership;
+use super::store::{int, text, Row, Store};
+use crate::scim::filter::AttrPath;
 use crate::scim::patch;
 use crate::scim::resource;
 use crate::scim::schema::{ResourceKind, ENTERPRISE_USER, USER, USER_SCHEMA};
-use crate::scim::sort::{self, Sort};
 use crate::scim::ScimError;
 
 /// What every operation needs to know about the request beyond its body.
@@ -29,6 +30,8 @@ pub struct StoredUser {
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,
+    /// Direct group memberships: `(group id, group displayName)`.
+    pub groups: Vec<(String, String)>,
 }
 
 impl StoredUser {
@@ -44,6 +47,21 @@ impl StoredUser {
             _ => Map::new(),
         };
         out.insert("id".into(), Value::String(self.id.clone()));
+        if !self.groups.is_empty() {
+            let groups = self
+                .groups
+                .iter()
+                .map(|(id, display)| {
+                    json!({
+                        "value": id,
+                        "$ref": format!("{base_url}/Groups/{id}"),
+                        "display": display,
+                        "type": "direct",
+                    })
+                })
+                .collect();
+            out.insert("groups".into(), Value::Array(groups));
+        }
         out.insert(
             "meta".into(),
             json!({
@@ -62,17 +80,18 @@ impl StoredUser {
 
 const COLUMNS: &str = "id, resource, created_at, updated_at, version";
 
-fn row_to_user(row: &[SqlValue]) -> Result<StoredUser, ScimError> {
-    let row = row.to_vec();
-    let raw = text(&row, 1)?;
+fn row_to_user(store: &dyn Store, row: &Row) -> Result<StoredUser, ScimError> {
+    let raw = text(row, 1)?;
     let resource = serde_json::from_str(&raw)
         .map_err(|e| ScimError::internal_because(format!("stored user is not JSON: {e}")))?;
+    let id = text(row, 0)?;
     Ok(StoredUser {
-        id: text(&row, 0)?,
+        groups: membership::groups_of(store, &id)?,
+        id,
         resource,
-        created_at: text(&row, 2)?,
-        updated_at: text(&row, 3)?,
-        version: int(&row, 4)?,
+        created_at: text(row, 2)?,
+        updated_at: text(row, 3)?,
+        version: int(row, 4)?,
     })
 }
 
@@ -103,11 +122,6 @@ fn keys_of(resource: &Value) -> Result<Keys, ScimError> {
             .and_then(Value::as_bool)
             .unwrap_or(true),
     })
-}
-
-/// Case folding for case-insensitive uniqueness and lookups.
-fn fold_case(s: &str) -> String {
-    s.to_lowercase()
 }
 
 /// 409 when another user of this connection holds the userName or externalId.
@@ -169,6 +183,7 @@ pub fn create(
         created_at: now.clone(),
         updated_at: now,
         version: 1,
+        groups: Vec::new(),
     })
 }
 
@@ -179,17 +194,17 @@ pub fn get(store: &dyn Store, id: &str) -> Result<StoredUser, ScimError> {
         &[id.into()],
     )?;
     match row {
-        Some(row) => row_to_user(&row),
+        Some(row) => row_to_user(store, &row),
         None => Err(ScimError::not_found(format!("User {id} not found."))),
     }
 }
 
-/// Checks `If-Match` against the stored version (RFC 7644 §3.14): 412 on mismatch.
-pub fn check_if_match(user: &StoredUser, if_match: Option<&str>) -> Result<(), ScimError> {
+/// Checks `If-Match` against the current ETag (RFC 7644 §3.14): 412 on mismatch. Weak and
+/// strong forms of the same tag match; `*` matches any version.
+pub fn check_version(current: &str, if_match: Option<&str>) -> Result<(), ScimError> {
     let Some(if_match) = if_match else {
         return Ok(());
     };
-    let current = user.etag();
     let strong = current.trim_start_matches("W/");
     let matches = if_match
         .split(',')
@@ -251,7 +266,7 @@ pub fn replace(
     body: &Value,
 ) -> Result<StoredUser, ScimError> {
     let user = get(store, id)?;
-    check_if_match(&user, if_match)?;
+    check_version(&user.etag(), if_match)?;
     let resource = resource::normalize(ResourceKind::User, body)?;
     resource::check_immutable(ResourceKind::User, &user.resource, &resource)?;
     save(store, ctx, user, resource)
@@ -266,7 +281,7 @@ pub fn modify(
     body: &Value,
 ) -> Result<StoredUser, ScimError> {
     let user = get(store, id)?;
-    check_if_match(&user, if_match)?;
+    check_version(&user.etag(), if_match)?;
     let operations = patch::parse(body)?;
     let mut patched = user.resource.clone();
     patch::apply(ResourceKind::User, &mut patched, &operations)?;
@@ -276,30 +291,31 @@ pub fn modify(
 }
 
 /// DELETE /Users/{id} (RFC 7644 §3.6).
-pub fn delete(store: &dyn Store, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+/// Deleting a user also removes their group memberships.
+pub fn delete(
+    store: &dyn Store,
+    ctx: &Ctx,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<(), ScimError> {
     let user = get(store, id)?;
-    check_if_match(&user, if_match)?;
+    check_version(&user.etag(), if_match)?;
+    membership::remove_member_everywhere(store, ctx.now, id)?;
     store.execute("DELETE FROM user WHERE id = ?", &[id.into()])?;
     Ok(())
 }
 
-/// A page of a list or search (RFC 7644 §3.4.2.4).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page {
-    pub total_results: i64,
-    pub start_index: i64,
-    pub users: Vec<StoredUser>,
-}
-
-/// Paging, filtering and sorting of a list request, already validated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ListQuery {
-    pub filter: Option<Filter>,
-    /// 1-based.
-    pub start_index: i64,
-    pub count: i64,
-    pub sort: Option<Sort>,
-}
+/// Where Users live, for [`listing::list`].
+const TABLE: Table = Table {
+    name: "user",
+    core_schema: USER_SCHEMA,
+    indexed: &[
+        ("userName", "user_name_key", true),
+        ("externalId", "external_id", false),
+        ("id", "id", false),
+    ],
+    columns: COLUMNS,
+};
 
 /// Whether string comparison on a User attribute path is case-sensitive (RFC 7643 §2.2).
 pub fn case_exact(path: &AttrPath) -> bool {
@@ -307,10 +323,10 @@ pub fn case_exact(path: &AttrPath) -> bool {
         Some(urn) if urn.eq_ignore_ascii_case(ENTERPRISE_USER.id) => &ENTERPRISE_USER,
         _ => &USER,
     };
-    if path.attr.eq_ignore_ascii_case("id") || path.attr.eq_ignore_ascii_case("externalId") {
-        return true;
-    }
-    if path.attr.eq_ignore_ascii_case("meta") {
+    if ["id", "externalId", "meta"]
+        .iter()
+        .any(|a| path.attr.eq_ignore_ascii_case(a))
+    {
         return true;
     }
     let Some(attribute) = schema.attribute(&path.attr) else {
@@ -322,147 +338,13 @@ pub fn case_exact(path: &AttrPath) -> bool {
     }
 }
 
-/// The filter as an SQL condition over indexed columns, when it only uses `eq` on `userName`,
-/// `externalId` or `id` (what IdPs send to match users); `None` means "evaluate in memory".
-fn indexed_condition(filter: &Filter) -> Option<(String, Vec<SqlValue>)> {
-    match filter {
-        Filter::Compare {
-            path,
-            op: CompareOp::Eq,
-            value: CompValue::Str(value),
-        } if path.sub_attr.is_none()
-            && path
-                .urn
-                .as_deref()
-                .is_none_or(|urn| urn.eq_ignore_ascii_case(USER_SCHEMA)) =>
-        {
-            let attr = path.attr.as_str();
-            if attr.eq_ignore_ascii_case("userName") {
-                Some(("user_name_key = ?".into(), vec![fold_case(value).into()]))
-            } else if attr.eq_ignore_ascii_case("externalId") {
-                Some(("external_id = ?".into(), vec![value.clone().into()]))
-            } else if attr.eq_ignore_ascii_case("id") {
-                Some(("id = ?".into(), vec![value.clone().into()]))
-            } else {
-                None
-            }
-        }
-        Filter::And(a, b) | Filter::Or(a, b) => {
-            let (sql_a, mut params) = indexed_condition(a)?;
-            let (sql_b, params_b) = indexed_condition(b)?;
-            params.extend(params_b);
-            let joiner = if matches!(filter, Filter::And(..)) {
-                "AND"
-            } else {
-                "OR"
-            };
-            Some((format!("({sql_a} {joiner} {sql_b})"), params))
-        }
-        _ => None,
-    }
-}
-
 /// GET /Users (RFC 7644 §3.4.2).
-pub fn list(store: &dyn Store, ctx: &Ctx, query: &ListQuery) -> Result<Page, ScimError> {
-    let offset = query.start_index - 1;
-    let indexed = match &query.filter {
-        None => Some(("1 = 1".to_owned(), Vec::new())),
-        Some(f) => indexed_condition(f),
-    };
-    if query.sort.is_some() {
-        return list_sorted(store, ctx, query, indexed);
-    }
-    if let Some((condition, params)) = indexed {
-        let total = store
-            .query_one(
-                &format!("SELECT count(*) FROM user WHERE {condition}"),
-                &params,
-            )?
-            .map(|row| int(&row, 0))
-            .transpose()?
-            .unwrap_or(0);
-        let mut page_params = params;
-        page_params.push(query.count.into());
-        page_params.push(offset.into());
-        let rows = store.query(
-            &format!("SELECT {COLUMNS} FROM user WHERE {condition} ORDER BY seq LIMIT ? OFFSET ?"),
-            &page_params,
-        )?;
-        let users = rows
-            .iter()
-            .map(|r| row_to_user(r))
-            .collect::<Result<_, _>>()?;
-        return Ok(Page {
-            total_results: total,
-            start_index: query.start_index,
-            users,
-        });
-    }
-    // Any other filter: evaluate it on every user of the connection, in order, keeping only the
-    // requested page in memory.
-    let filter = query.filter.as_ref();
-    let mut total = 0i64;
-    let mut users = Vec::new();
-    let rows = store.query(&format!("SELECT {COLUMNS} FROM user ORDER BY seq"), &[])?;
-    for row in &rows {
-        let user = row_to_user(row)?;
-        let visible = user.to_scim(ctx.base_url);
-        if filter.is_none_or(|f| filter::matches(f, &visible, &case_exact)) {
-            if total >= offset && (users.len() as i64) < query.count {
-                users.push(user);
-            }
-            total += 1;
-        }
-    }
-    Ok(Page {
-        total_results: total,
-        start_index: query.start_index,
-        users,
-    })
-}
-
-/// A sorted list: every matching user is loaded, sorted, then paged.
-fn list_sorted(
+pub fn list(
     store: &dyn Store,
     ctx: &Ctx,
     query: &ListQuery,
-    indexed: Option<(String, Vec<SqlValue>)>,
-) -> Result<Page, ScimError> {
-    let (condition, params, evaluate) = match indexed {
-        Some((condition, params)) => (condition, params, false),
-        None => ("1 = 1".to_owned(), Vec::new(), true),
-    };
-    let rows = store.query(
-        &format!("SELECT {COLUMNS} FROM user WHERE {condition} ORDER BY seq"),
-        &params,
-    )?;
-    let mut matching = Vec::new();
-    for row in &rows {
-        let user = row_to_user(row)?;
-        let visible = user.to_scim(ctx.base_url);
-        let keep = !evaluate
-            || query
-                .filter
-                .as_ref()
-                .is_none_or(|f| filter::matches(f, &visible, &case_exact));
-        if keep {
-            matching.push((sort::key(&visible, query.sort.as_ref(), &case_exact), user));
-        }
-    }
-    if let Some(order) = &query.sort {
-        // A stable sort: ties keep creation order.
-        matching.sort_by(|(a, _), (b, _)| sort::compare(a, b, order.descending));
-    }
-    let total = matching.len() as i64;
-    let users = matching
-        .into_iter()
-        .skip((query.start_index - 1).max(0) as usize)
-        .take(query.count.max(0) as usize)
-        .map(|(_, u)| u)
-        .collect();
-    Ok(Page {
-        total_results: total,
-        start_index: query.start_index,
-        users,
-    })
+) -> Result<Page<StoredUser>, ScimError> {
+    let load = |row: &Row| row_to_user(store, row);
+    let visible = |user: &StoredUser| Ok(user.to_scim(ctx.base_url));
+    listing::list(store, &TABLE, query, &load, &visible, &case_exact)
 }

@@ -1,0 +1,296 @@
+//! Host tests of Groups and memberships on the embedded SQLite: CRUD, the PATCH shapes Okta and
+//! Entra send, `User.groups`, cascades, uniqueness, and large groups.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::Fixture;
+use scim_edge::service::store::Store;
+use serde_json::{json, Value};
+
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+fn new_group(f: &mut Fixture, name: &str, members: &[&str]) -> Value {
+    let members: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
+    let r = f.call(
+        "POST",
+        "/Groups",
+        Some(json!({"schemas": [GROUP], "displayName": name, "members": members})),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    r.json()
+}
+
+fn member_ids(group: &Value) -> Vec<String> {
+    group["members"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|m| m["value"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn patch(f: &mut Fixture, id: &str, operations: Value) -> Value {
+    let r = f.call(
+        "PATCH",
+        &format!("/Groups/{id}"),
+        Some(json!({"schemas": [PATCH], "Operations": operations})),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.json()
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn rfc7644_3_3_group_crud_with_members_and_user_groups() {
+    let mut f = Fixture::new();
+    let alice = id(&f.create("alice"));
+    let bob = id(&f.create("bob"));
+    let g = new_group(&mut f, "Tour Guides", &[&alice, &bob]);
+    let gid = id(&g);
+    assert_eq!(member_ids(&g), [alice.clone(), bob.clone()]);
+    assert_eq!(g["members"][0]["type"], "User");
+    assert_eq!(g["meta"]["resourceType"], "Group");
+    assert!(g["members"][0]["$ref"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/Users/{alice}")));
+    let user = f.call("GET", &format!("/Users/{alice}"), None).json();
+    assert_eq!(user["groups"][0]["value"], gid.as_str());
+    assert_eq!(user["groups"][0]["display"], "Tour Guides");
+    assert_eq!(user["groups"][0]["type"], "direct");
+    let r = f.call(
+        "PUT",
+        &format!("/Groups/{gid}"),
+        Some(json!({"displayName": "Guides", "members": [{"value": bob}]})),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(member_ids(&r.json()), vec![bob.clone()]);
+    assert_eq!(r.json()["meta"]["version"], "W/\"2\"");
+    assert_eq!(
+        f.call("DELETE", &format!("/Groups/{gid}"), None).status,
+        204
+    );
+    assert_eq!(f.call("GET", &format!("/Groups/{gid}"), None).status, 404);
+    let user = f.call("GET", &format!("/Users/{bob}"), None).json();
+    assert!(user.get("groups").is_none());
+}
+
+#[test]
+fn members_must_belong_to_the_connection() {
+    let mut f = Fixture::new();
+    let r = f.call(
+        "POST",
+        "/Groups",
+        Some(json!({"displayName": "X", "members": [{"value": "not-a-user"}]})),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["scimType"], "invalidValue");
+    let count = f
+        .store
+        .query_one("SELECT count(*) FROM scim_group", &[])
+        .unwrap()
+        .unwrap();
+    assert_eq!(count[0].as_i64(), Some(0), "nothing half-written");
+}
+
+#[test]
+fn display_name_is_unique_case_insensitively() {
+    let mut f = Fixture::new();
+    new_group(&mut f, "Admins", &[]);
+    let r = f.call("POST", "/Groups", Some(json!({"displayName": "ADMINS"})));
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json()["scimType"], "uniqueness");
+}
+
+#[test]
+fn okta_group_push_patches() {
+    let mut f = Fixture::new();
+    let alice = id(&f.create("alice"));
+    let bob = id(&f.create("bob"));
+    let gid = id(&new_group(&mut f, "Okta Group", &[&alice]));
+    // Pathless replace carrying id and displayName.
+    let g = patch(
+        &mut f,
+        &gid,
+        json!([{"op": "replace", "value": {"id": gid, "displayName": "Renamed"}}]),
+    );
+    assert_eq!(g["displayName"], "Renamed");
+    // add members with display.
+    let g = patch(
+        &mut f,
+        &gid,
+        json!([{"op": "add", "path": "members", "value": [{"value": bob, "display": "bob"}]}]),
+    );
+    assert_eq!(member_ids(&g), [alice.clone(), bob.clone()]);
+    assert_eq!(g["members"][1]["display"], "bob");
+    // remove members[value eq "…"].
+    let g = patch(
+        &mut f,
+        &gid,
+        json!([{"op": "remove", "path": format!("members[value eq \"{alice}\"]")}]),
+    );
+    assert_eq!(member_ids(&g), vec![bob.clone()]);
+    // replace members with [].
+    let g = patch(
+        &mut f,
+        &gid,
+        json!([{"op": "replace", "path": "members", "value": []}]),
+    );
+    assert!(g.get("members").is_none());
+}
+
+#[test]
+fn entra_group_patches() {
+    let mut f = Fixture::new();
+    let a = id(&f.create("a"));
+    let b = id(&f.create("b"));
+    let c = id(&f.create("c"));
+    let gid = id(&new_group(&mut f, "Entra Group", &[&a, &b, &c]));
+    // Remove with a value array removes just those members.
+    let g = patch(
+        &mut f,
+        &gid,
+        json!([{"op": "Remove", "path": "members", "value": [{"value": a}, {"value": c}]}]),
+    );
+    assert_eq!(member_ids(&g), vec![b.clone()]);
+    // Add with "$ref": null.
+    let g = patch(
+        &mut f,
+        &gid,
+        json!([{"op": "Add", "path": "members", "value": [{"value": a, "$ref": null}]}]),
+    );
+    assert_eq!(member_ids(&g), [b.clone(), a.clone()]);
+    // Pathless replace of displayName (OneLogin/JumpCloud/Entra).
+    let g = patch(
+        &mut f,
+        &gid,
+        json!([{"op": "Replace", "value": {"displayName": "New"}}]),
+    );
+    assert_eq!(g["displayName"], "New");
+}
+
+#[test]
+fn membership_changes_bump_the_version_and_no_op_patches_do_not() {
+    let mut f = Fixture::new();
+    let a = id(&f.create("a"));
+    let g = new_group(&mut f, "G", &[&a]);
+    let gid = id(&g);
+    let same = patch(
+        &mut f,
+        &gid,
+        json!([{"op": "add", "path": "members", "value": [{"value": a}]}]),
+    );
+    assert_eq!(same["meta"]["version"], "W/\"1\"");
+    assert_eq!(same["meta"]["lastModified"], g["meta"]["lastModified"]);
+    let removed = patch(
+        &mut f,
+        &gid,
+        json!([{"op": "remove", "path": format!("members[value eq \"{a}\"]")}]),
+    );
+    assert_eq!(removed["meta"]["version"], "W/\"2\"");
+}
+
+#[test]
+fn deleting_a_user_removes_their_memberships() {
+    let mut f = Fixture::new();
+    let a = id(&f.create("a"));
+    let b = id(&f.create("b"));
+    let gid = id(&new_group(&mut f, "G", &[&a, &b]));
+    assert_eq!(f.call("DELETE", &format!("/Users/{a}"), None).status, 204);
+    let g = f.call("GET", &format!("/Groups/{gid}"), None).json();
+    assert_eq!(member_ids(&g), [b]);
+    assert_eq!(g["meta"]["version"], "W/\"2\"");
+}
+
+#[test]
+fn excluded_members_are_not_returned_and_filters_on_members_work() {
+    let mut f = Fixture::new();
+    let a = id(&f.create("a"));
+    let gid = id(&new_group(&mut f, "G", &[&a]));
+    new_group(&mut f, "Other", &[]);
+    let g = f
+        .call(
+            "GET",
+            &format!("/Groups/{gid}?excludedAttributes=members"),
+            None,
+        )
+        .json();
+    assert!(g.get("members").is_none());
+    assert_eq!(g["displayName"], "G");
+    let filter = format!("/Groups?filter=members%20eq%20%22{a}%22&excludedAttributes=members");
+    let listed = f.call("GET", &filter, None).json();
+    assert_eq!(listed["totalResults"], 1);
+    assert_eq!(listed["Resources"][0]["id"], gid.as_str());
+    assert!(listed["Resources"][0].get("members").is_none());
+    let by_name = f
+        .call("GET", "/Groups?filter=displayName%20eq%20%22other%22", None)
+        .json();
+    assert_eq!(by_name["totalResults"], 1);
+}
+
+#[test]
+fn patch_with_invalid_member_changes_nothing() {
+    let mut f = Fixture::new();
+    let a = id(&f.create("a"));
+    let gid = id(&new_group(&mut f, "G", &[&a]));
+    let r = f.call(
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(json!({"Operations": [
+            {"op": "remove", "path": "members"},
+            {"op": "add", "path": "members", "value": [{"value": "ghost"}]}
+        ]})),
+    );
+    assert_eq!(r.status, 400);
+    let g = f.call("GET", &format!("/Groups/{gid}"), None).json();
+    assert_eq!(member_ids(&g), [a]);
+}
+
+#[test]
+fn large_group_patch_adds_one_row_and_can_omit_members() {
+    let mut f = Fixture::new();
+    let n = 2_000;
+    for i in 0..n {
+        f.store
+            .execute(
+                "INSERT INTO user (id, user_name, user_name_key, active, resource, created_at, updated_at, version)
+                 VALUES (?, ?, ?, 1, '{}', 'x', 'x', 1)",
+                &[format!("u{i}").into(), format!("u{i}").into(), format!("u{i}").into()],
+            )
+            .unwrap();
+    }
+    let members: Vec<Value> = (0..n).map(|i| json!({"value": format!("u{i}")})).collect();
+    let r = f.call(
+        "POST",
+        "/Groups",
+        Some(json!({"displayName": "Big", "members": members})),
+    );
+    assert_eq!(r.status, 201);
+    let gid = id(&r.json());
+    // A PATCH that adds one member and excludes members from the response reads no member list:
+    // the response has none, and the membership table grows by one.
+    let newcomer = id(&f.create("new"));
+    let r = f.call(
+        "PATCH",
+        &format!("/Groups/{gid}?excludedAttributes=members"),
+        Some(json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": newcomer}]}]})),
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.json().get("members").is_none());
+    let count = f
+        .store
+        .query_one(
+            "SELECT count(*) FROM membership WHERE group_id = ?",
+            &[gid.clone().into()],
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(count[0].as_i64(), Some(n + 1));
+}
