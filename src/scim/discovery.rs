@@ -22,12 +22,12 @@ pub fn schemas() -> [&'static Schema; 3] {
 }
 
 /// RFC 7643 §5.
-pub fn service_provider_config(base_url: &str, max_payload: usize) -> Value {
+pub fn service_provider_config(base_url: &str, max_operations: usize, max_payload: usize) -> Value {
     json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
         "documentationUri": "https://github.com/scim-edge/scim-edge#readme",
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": max_payload},
+        "bulk": {"supported": true, "maxOperations": max_operations, "maxPayloadSize": max_payload},
         "filter": {"supported": true, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": false},
         "sort": {"supported": true},

@@ -1,6 +1,7 @@
 //! The connection service: what one connection does with a request, over a [`store::Store`].
 //! Time and randomness come in as arguments; responses and effects come out.
 
+pub mod bulk;
 pub mod clock;
 pub mod connection;
 pub mod group;

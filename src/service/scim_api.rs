@@ -1,6 +1,7 @@
 //! One connection's SCIM endpoint: authentication, routing below the base URL, and the mapping
 //! of outcomes to HTTP (RFC 7644 §3).
 
+use super::bulk;
 use super::clock::{Random, Timestamp};
 use super::group::{self, StoredGroup};
 use super::http::{HttpRequest, HttpResponse};
@@ -23,6 +24,26 @@ pub fn handle(
     request: &HttpRequest,
 ) -> HttpResponse {
     let ctx = Ctx { base_url, now };
+    let is_bulk = request.method.eq_ignore_ascii_case("POST")
+        && request
+            .path
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case("/Bulk");
+    if is_bulk {
+        // Each operation of a Bulk request is atomic on its own (RFC 7644 §3.7).
+        let authenticated = transact(store, || {
+            token::authenticate(store, now, request.header("authorization"))
+        });
+        let principal = match authenticated {
+            Ok(p) => p,
+            Err(e) => return e.into(),
+        };
+        let mut run = |sub: &HttpRequest| {
+            transact(store, || route(store, random, &ctx, &principal, sub))
+                .unwrap_or_else(HttpResponse::from)
+        };
+        return bulk::handle(request, base_url, &mut run).unwrap_or_else(HttpResponse::from);
+    }
     let outcome = transact(store, || {
         let principal = token::authenticate(store, now, request.header("authorization"))?;
         route(store, random, &ctx, &principal, request)
@@ -53,7 +74,11 @@ fn route(
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["ServiceProviderConfig"]) => Ok(HttpResponse::scim_json(
             200,
-            &discovery::service_provider_config(base, super::http::MAX_BODY_BYTES),
+            &discovery::service_provider_config(
+                base,
+                bulk::MAX_OPERATIONS,
+                super::http::MAX_BODY_BYTES,
+            ),
         )),
         ("GET", ["ResourceTypes"]) => {
             let types = RESOURCE_KINDS
@@ -96,9 +121,7 @@ fn route(
             let (query, projection) = params.into_query(ResourceKind::User)?;
             list_users(store, ctx, &query, &projection)
         }
-        (_, ["Bulk"]) => Err(ScimError::not_implemented(
-            "Bulk is not supported by this service provider (see ServiceProviderConfig).",
-        )),
+        (_, ["Bulk"]) => Err(not_allowed(&method, request)),
         _ => Err(ScimError::not_found(format!(
             "No SCIM endpoint at '{}'.",
             request.path
