@@ -83,21 +83,33 @@ fn rfc7644_3_3_group_crud_with_members_and_user_groups() {
 }
 
 #[test]
-fn members_must_belong_to_the_connection() {
+fn members_that_are_not_in_the_connection_are_not_stored() {
     let mut f = Fixture::new();
+    let alice = id(&f.create("alice"));
     let r = f.call(
         "POST",
         "/Groups",
-        Some(json!({"displayName": "X", "members": [{"value": "not-a-user"}]})),
+        Some(json!({"displayName": "X", "members": [{"value": "not-a-user"}, {"value": alice}]})),
     );
-    assert_eq!(r.status, 400);
-    assert_eq!(r.json()["scimType"], "invalidValue");
-    let count = f
+    assert_eq!(r.status, 201);
+    assert_eq!(member_ids(&r.json()), vec![alice.clone()]);
+    let gid = id(&r.json());
+    let g = patch(
+        &mut f,
+        &gid,
+        json!([{"op": "add", "path": "members", "value": [{"value": "fake-member-id"}]}]),
+    );
+    assert_eq!(member_ids(&g), vec![alice]);
+    assert_eq!(g["meta"]["version"], "W/\"1\"", "nothing changed");
+    let stored = f
         .store
-        .query_one("SELECT count(*) FROM scim_group", &[])
+        .query_one(
+            "SELECT count(*) FROM membership WHERE member_id IN ('not-a-user', 'fake-member-id')",
+            &[],
+        )
         .unwrap()
         .unwrap();
-    assert_eq!(count[0].as_i64(), Some(0), "nothing half-written");
+    assert_eq!(stored[0].as_i64(), Some(0));
 }
 
 #[test]
@@ -245,12 +257,13 @@ fn patch_with_invalid_member_changes_nothing() {
         &format!("/Groups/{gid}"),
         Some(json!({"Operations": [
             {"op": "remove", "path": "members"},
-            {"op": "add", "path": "members", "value": [{"value": "ghost"}]}
+            {"op": "add", "path": "members", "value": [{"display": "no value"}]}
         ]})),
     );
     assert_eq!(r.status, 400);
+    assert_eq!(r.json()["scimType"], "invalidValue");
     let g = f.call("GET", &format!("/Groups/{gid}"), None).json();
-    assert_eq!(member_ids(&g), [a]);
+    assert_eq!(member_ids(&g), vec![a]);
 }
 
 #[test]

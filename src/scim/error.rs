@@ -48,6 +48,8 @@ pub struct ScimError {
     pub detail: String,
     /// Why an internal error happened: for the log, never sent to the client.
     pub cause: Option<String>,
+    /// For 405: the methods the resource supports (the `Allow` header, RFC 9110 §15.5.6).
+    pub allow: Option<&'static str>,
 }
 
 impl ScimError {
@@ -57,6 +59,7 @@ impl ScimError {
             scim_type,
             detail: detail.into(),
             cause: None,
+            allow: None,
         }
     }
 
@@ -111,8 +114,12 @@ impl ScimError {
         Self::new(404, None, detail)
     }
 
-    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
-        Self::new(405, None, detail)
+    /// 405 naming the methods that are allowed.
+    pub fn method_not_allowed(detail: impl Into<String>, allow: &'static str) -> Self {
+        ScimError {
+            allow: Some(allow),
+            ..Self::new(405, None, detail)
+        }
     }
 
     pub fn precondition_failed(detail: impl Into<String>) -> Self {

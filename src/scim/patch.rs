@@ -181,24 +181,7 @@ fn apply_pathless(
             .iter()
             .find(|s| s.id.eq_ignore_ascii_case(key));
         if let Some(extension) = extension {
-            // `{"urn:…:enterprise:2.0:User": {"department": "X"}}`: each attribute in turn.
-            let Value::Object(inner) = value else {
-                return Err(ScimError::invalid_value(format!(
-                    "The value of '{key}' must be an object."
-                )));
-            };
-            for (attr, v) in inner {
-                let path = PatchPath {
-                    attr: AttrPath {
-                        urn: Some(extension.id.to_owned()),
-                        attr: attr.clone(),
-                        sub_attr: None,
-                    },
-                    filter: None,
-                    sub_attr: None,
-                };
-                apply_at(kind, resource, op, &path, Some(v))?;
-            }
+            apply_extension_object(kind, resource, op, extension, Some(value))?;
             continue;
         }
         // Entra: keys like `name.givenName` or `urn:…:User:employeeNumber` are paths.
@@ -282,6 +265,62 @@ fn is_multi_valued(kind: ResourceKind, path: &AttrPath) -> bool {
         .is_some_and(|a| a.multi_valued)
 }
 
+/// `{"urn:…:enterprise:2.0:User": {"department": "X"}}` without a path, or `path` equal to the
+/// extension's URN: each attribute of the object in turn (a `schemas` member inside is ignored).
+/// `remove` of the whole extension drops its object.
+fn apply_extension_object(
+    kind: ResourceKind,
+    resource: &mut Value,
+    op: OpKind,
+    extension: &Schema,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    if op == OpKind::Remove {
+        if let Value::Object(root) = resource {
+            if let Some(key) = find_key(root, extension.id) {
+                root.remove(&key);
+            }
+        }
+        return Ok(());
+    }
+    let Some(Value::Object(inner)) = value else {
+        return Err(ScimError::invalid_value(format!(
+            "The value for '{}' must be an object of its attributes.",
+            extension.id
+        )));
+    };
+    for (attr, v) in inner {
+        if attr.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
+        let path = PatchPath {
+            attr: AttrPath {
+                urn: Some(extension.id.to_owned()),
+                attr: attr.clone(),
+                sub_attr: None,
+            },
+            filter: None,
+            sub_attr: None,
+        };
+        apply_at(kind, resource, op, &path, Some(v))?;
+    }
+    Ok(())
+}
+
+/// The extension a path names as a whole: `urn:…:enterprise:2.0:User` parses as URN
+/// `urn:…:enterprise:2.0` with attribute `User`.
+fn whole_extension(kind: ResourceKind, path: &PatchPath) -> Option<&'static Schema> {
+    let urn = path.attr.urn.as_deref()?;
+    if path.attr.sub_attr.is_some() || path.filter.is_some() || path.sub_attr.is_some() {
+        return None;
+    }
+    kind.extensions().iter().copied().find(|s| {
+        s.id.len() == urn.len() + 1 + path.attr.attr.len()
+            && s.id[..urn.len()].eq_ignore_ascii_case(urn)
+            && s.id[urn.len() + 1..].eq_ignore_ascii_case(&path.attr.attr)
+    })
+}
+
 fn apply_at(
     kind: ResourceKind,
     resource: &mut Value,
@@ -289,6 +328,9 @@ fn apply_at(
     path: &PatchPath,
     value: Option<&Value>,
 ) -> Result<(), ScimError> {
+    if let Some(extension) = whole_extension(kind, path) {
+        return apply_extension_object(kind, resource, op, extension, value);
+    }
     check_writable(kind, path)?;
     let multi = is_multi_valued(kind, &path.attr);
     let create = op != OpKind::Remove;

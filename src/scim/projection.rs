@@ -18,7 +18,8 @@ struct Selector {
 /// What a request asked to see.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Projection {
-    attributes: Vec<Selector>,
+    /// `None` when the client did not restrict attributes.
+    attributes: Option<Vec<Selector>>,
     excluded: Vec<Selector>,
 }
 
@@ -30,9 +31,25 @@ impl Projection {
         excluded: Option<&str>,
     ) -> Result<Projection, ScimError> {
         Ok(Projection {
-            attributes: parse_list(kind, attributes)?,
-            excluded: parse_list(kind, excluded)?,
+            attributes: restricting(attributes)
+                .map(|a| parse_list(kind, Some(a), false))
+                .transpose()?,
+            excluded: parse_list(kind, excluded, false)?,
         })
+    }
+
+    /// As [`Projection::parse`], for a search across resource types (`POST /.search` at the
+    /// root): names that the resource type does not have are skipped instead of refused.
+    pub fn parse_across(
+        kind: ResourceKind,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> Projection {
+        Projection {
+            attributes: restricting(attributes)
+                .map(|a| parse_list(kind, Some(a), true).unwrap_or_default()),
+            excluded: parse_list(kind, excluded, true).unwrap_or_default(),
+        }
     }
 
     /// Whether the client named `attr` (of the core schema) in `attributes`, or whether it is
@@ -47,10 +64,10 @@ impl Projection {
                         .is_some_and(|a| a.eq_ignore_ascii_case(attr))
             })
         };
-        if !self.attributes.is_empty() {
-            return named(&self.attributes);
+        match &self.attributes {
+            Some(attributes) => named(attributes),
+            None => !named(&self.excluded),
         }
-        !named(&self.excluded)
     }
 
     /// Applies the projection to a rendered resource (with `id`, `meta` and `schemas`).
@@ -174,8 +191,8 @@ impl Projection {
             (_, None) => true,
             (None, Some(_)) => false,
         };
-        if !self.attributes.is_empty() {
-            let requested: Vec<&Selector> = self.attributes.iter().filter(|s| matches(s)).collect();
+        if let Some(attributes) = &self.attributes {
+            let requested: Vec<&Selector> = attributes.iter().filter(|s| matches(s)).collect();
             if requested.is_empty() {
                 return Keep::Drop;
             }
@@ -218,15 +235,25 @@ enum Keep {
     Drop,
 }
 
-fn parse_list(kind: ResourceKind, raw: Option<&str>) -> Result<Vec<Selector>, ScimError> {
+/// The `attributes` value when it restricts anything (an empty list does not).
+fn restricting(raw: Option<&str>) -> Option<&str> {
+    raw.filter(|r| r.split(',').any(|s| !s.trim().is_empty()))
+}
+
+/// Parses a comma-separated list; with `skip_unknown`, names the type lacks are left out.
+fn parse_list(
+    kind: ResourceKind,
+    raw: Option<&str>,
+    skip_unknown: bool,
+) -> Result<Vec<Selector>, ScimError> {
     let Some(raw) = raw else {
         return Ok(Vec::new());
     };
-    raw.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|name| parse_selector(kind, name))
-        .collect()
+    let names = raw.split(',').map(str::trim).filter(|s| !s.is_empty());
+    if skip_unknown {
+        return Ok(names.filter_map(|n| parse_selector(kind, n).ok()).collect());
+    }
+    names.map(|name| parse_selector(kind, name)).collect()
 }
 
 fn parse_selector(kind: ResourceKind, name: &str) -> Result<Selector, ScimError> {
@@ -361,6 +388,20 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn across_types_unknown_names_are_skipped_but_still_restrict() {
+        let p = Projection::parse_across(ResourceKind::User, Some("members"), None);
+        let mut u = user();
+        p.apply(ResourceKind::User, &mut u);
+        assert_eq!(u["id"], "2819c223");
+        assert!(u.get("userName").is_none());
+        let p = Projection::parse_across(ResourceKind::User, None, Some("members,displayName"));
+        let mut u = user();
+        p.apply(ResourceKind::User, &mut u);
+        assert!(u.get("displayName").is_none());
+        assert_eq!(u["userName"], "bjensen");
     }
 
     #[test]

@@ -201,6 +201,10 @@ fn normalize_extension(
         }
     };
     for (key, value) in members {
+        // Some clients repeat `"schemas": [urn]` inside the extension object: redundant, ignored.
+        if key.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
         let attr = schema
             .attribute(key)
             .ok_or_else(|| unknown(kind, &format!("{}:{}", schema.id, clip(key))))?;

@@ -22,7 +22,7 @@ fn paging(start: Option<i64>, count: Option<i64>) -> (i64, i64) {
 
 /// The list parameters of a request, as the client sent them: from the query string of a GET,
 /// or from the body of a `POST /.search` (RFC 7644 §3.4.3).
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ListParams {
     filter: Option<String>,
     start_index: Option<i64>,
@@ -108,7 +108,31 @@ impl ListParams {
         })
     }
 
+    /// The query for one resource type; unknown attribute names are a 400.
     pub fn into_query(self, kind: ResourceKind) -> Result<(ListQuery, Projection), ScimError> {
+        let projection = Projection::parse(
+            kind,
+            self.attributes.as_deref(),
+            self.excluded_attributes.as_deref(),
+        )?;
+        Ok((self.into_list_query()?, projection))
+    }
+
+    /// The query for one of several resource types searched together (`POST /.search` at the
+    /// root): attribute names that this type lacks are skipped.
+    pub fn into_query_across(
+        self,
+        kind: ResourceKind,
+    ) -> Result<(ListQuery, Projection), ScimError> {
+        let projection = Projection::parse_across(
+            kind,
+            self.attributes.as_deref(),
+            self.excluded_attributes.as_deref(),
+        );
+        Ok((self.into_list_query()?, projection))
+    }
+
+    fn into_list_query(self) -> Result<ListQuery, ScimError> {
         let (start_index, count) = paging(self.start_index, self.count);
         let descending = match self.sort_order.as_deref().map(str::to_ascii_lowercase) {
             None => false,
@@ -137,25 +161,17 @@ impl ListParams {
                 })
             }
         };
-        let projection = Projection::parse(
-            kind,
-            self.attributes.as_deref(),
-            self.excluded_attributes.as_deref(),
-        )?;
         let filter = match self.filter.as_deref() {
             None => None,
             Some(f) if f.trim().is_empty() => None,
             Some(f) => Some(filter::parse_filter(f)?),
         };
-        Ok((
-            ListQuery {
-                filter,
-                start_index,
-                count,
-                sort,
-            },
-            projection,
-        ))
+        Ok(ListQuery {
+            filter,
+            start_index,
+            count,
+            sort,
+        })
     }
 }
 

@@ -68,32 +68,40 @@ pub fn parse_members(value: &Value) -> Result<Vec<Member>, ScimError> {
         .collect()
 }
 
-/// `User` or `Group` for an id of this connection; 400 when it names neither. A group may not
+/// `User` or `Group` for an id of this connection, `None` when it names neither. A group may not
 /// contain itself.
-fn resolve(store: &dyn Store, group_id: &str, member_id: &str) -> Result<&'static str, ScimError> {
+fn resolve(
+    store: &dyn Store,
+    group_id: &str,
+    member_id: &str,
+) -> Result<Option<&'static str>, ScimError> {
     if store
         .query_one("SELECT 1 FROM user WHERE id = ?", &[member_id.into()])?
         .is_some()
     {
-        return Ok("User");
+        return Ok(Some("User"));
     }
     if member_id != group_id
         && store
             .query_one("SELECT 1 FROM scim_group WHERE id = ?", &[member_id.into()])?
             .is_some()
     {
-        return Ok("Group");
+        return Ok(Some("Group"));
     }
-    Err(ScimError::invalid_value(format!(
-        "Member '{member_id}' is not a user or group of this connection."
-    )))
+    Ok(None)
 }
 
 /// Adds members that are not members yet; returns how many were added.
+///
+/// A value that names no user or group of this connection (a user the IdP failed to provision,
+/// an id from elsewhere) is skipped, not stored: one stale id must not block the rest of a group
+/// push, and the response shows exactly the members stored. RFC 7644 defines no error for it.
 pub fn add(store: &dyn Store, group_id: &str, members: &[Member]) -> Result<usize, ScimError> {
     let mut added = 0;
     for member in members {
-        let kind = resolve(store, group_id, &member.value)?;
+        let Some(kind) = resolve(store, group_id, &member.value)? else {
+            continue;
+        };
         let inserted = store.query(
             "INSERT INTO membership (group_id, member_id, member_type, display) VALUES (?, ?, ?, ?)
              ON CONFLICT (group_id, member_id) DO NOTHING RETURNING member_id",

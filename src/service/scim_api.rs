@@ -114,14 +114,10 @@ fn route(
             .ok_or_else(|| ScimError::not_found(format!("Schema '{id}' not found."))),
         (_, ["Users", ..]) => users(store, random, ctx, principal, request, &method, &segments),
         (_, ["Groups", ..]) => groups(store, random, ctx, principal, request, &method, &segments),
-        ("POST", [".search"]) => {
-            // Searches Users, the resource type IdPs query.
-            require(principal, "read:users")?;
-            let params = ListParams::from_body(&request.json_body()?)?;
-            let (query, projection) = params.into_query(ResourceKind::User)?;
-            list_users(store, ctx, &query, &projection)
-        }
-        (_, ["Bulk"]) => Err(not_allowed(&method, request)),
+        ("POST", [".search"]) => search_all(store, ctx, principal, request),
+        (_, ["Bulk"] | [".search"]) => Err(not_allowed(&method, request, "POST")),
+        (_, ["ServiceProviderConfig" | "ResourceTypes" | "Schemas"])
+        | (_, ["ResourceTypes" | "Schemas", _]) => Err(not_allowed(&method, request, "GET")),
         _ => Err(ScimError::not_found(format!(
             "No SCIM endpoint at '{}'.",
             request.path
@@ -162,8 +158,14 @@ fn list_users(
     ))
 }
 
-fn not_allowed(method: &str, request: &HttpRequest) -> ScimError {
-    ScimError::method_not_allowed(format!("{method} is not supported on {}.", request.path))
+fn not_allowed(method: &str, request: &HttpRequest, allow: &'static str) -> ScimError {
+    ScimError::method_not_allowed(
+        format!(
+            "{method} is not supported on {}; use {allow}.",
+            request.path
+        ),
+        allow,
+    )
 }
 
 /// `/Users` and `/Users/{id}`.
@@ -186,6 +188,7 @@ fn users(
     let base = ctx.base_url;
     let if_match = request.header("if-match");
     match (method, segments) {
+        (m, [_, ".search"]) if m != "POST" => Err(not_allowed(method, request, "POST")),
         ("GET", [_]) => {
             let (query, projection) = ListParams::from_query(request)?.into_query(kind)?;
             list_users(store, ctx, &query, &projection)
@@ -223,7 +226,8 @@ fn users(
             user::delete(store, ctx, id, if_match)?;
             Ok(HttpResponse::empty(204))
         }
-        (_, [_] | [_, _]) => Err(not_allowed(method, request)),
+        (_, [_]) => Err(not_allowed(method, request, "GET, POST")),
+        (_, [_, _]) => Err(not_allowed(method, request, "GET, PUT, PATCH, DELETE")),
         _ => Err(ScimError::not_found(format!(
             "No SCIM endpoint at '{}'.",
             request.path
@@ -282,6 +286,7 @@ fn groups(
         HttpResponse::scim_json(status, &body).with_header("etag", found.etag())
     };
     match (method, segments) {
+        (m, [_, ".search"]) if m != "POST" => Err(not_allowed(method, request, "POST")),
         ("GET", [_]) => {
             let (query, projection) = ListParams::from_query(request)?.into_query(kind)?;
             list(&query, &projection)
@@ -323,10 +328,77 @@ fn groups(
             group::delete(store, ctx, id, if_match)?;
             Ok(HttpResponse::empty(204))
         }
-        (_, [_] | [_, _]) => Err(not_allowed(method, request)),
+        (_, [_]) => Err(not_allowed(method, request, "GET, POST")),
+        (_, [_, _]) => Err(not_allowed(method, request, "GET, PUT, PATCH, DELETE")),
         _ => Err(ScimError::not_found(format!(
             "No SCIM endpoint at '{}'.",
             request.path
         ))),
     }
+}
+
+/// `POST /.search` at the root (RFC 7644 §3.4.3): Users, then Groups, as one paged result over
+/// the types the token may read. A sort orders each type's results.
+fn search_all(
+    store: &dyn Store,
+    ctx: &Ctx,
+    principal: &Principal,
+    request: &HttpRequest,
+) -> Result<HttpResponse, ScimError> {
+    let can_read = |scope: &str| principal.scopes.iter().any(|s| s == scope);
+    if !can_read("read:users") && !can_read("read:groups") {
+        return Err(ScimError::forbidden(
+            "This token lacks the 'read:users' and 'read:groups' scopes.",
+        ));
+    }
+    let params = ListParams::from_body(&request.json_body()?)?;
+    let (query, user_projection) = params.clone().into_query_across(ResourceKind::User)?;
+    let (_, group_projection) = params.into_query_across(ResourceKind::Group)?;
+    let mut resources = Vec::new();
+    let mut total = 0;
+    // Items before the page still to skip, and room left on it.
+    let mut skip = query.start_index - 1;
+    let mut room = query.count;
+    if can_read("read:users") {
+        let page = user::list(
+            store,
+            ctx,
+            &ListQuery {
+                start_index: skip + 1,
+                count: room,
+                ..query.clone()
+            },
+        )?;
+        for u in &page.items {
+            let mut body = u.to_scim(ctx.base_url);
+            user_projection.apply(ResourceKind::User, &mut body);
+            resources.push(body);
+        }
+        total += page.total_results;
+        room -= page.items.len() as i64;
+        skip = (skip - page.total_results).max(0);
+    }
+    if can_read("read:groups") {
+        let with_members = group_projection.wants(ResourceKind::Group, "members");
+        let page = group::list(
+            store,
+            ctx,
+            &ListQuery {
+                start_index: skip + 1,
+                count: room,
+                ..query.clone()
+            },
+            with_members,
+        )?;
+        for g in &page.items {
+            let mut body = g.to_scim(ctx.base_url);
+            group_projection.apply(ResourceKind::Group, &mut body);
+            resources.push(body);
+        }
+        total += page.total_results;
+    }
+    Ok(HttpResponse::scim_json(
+        200,
+        &discovery::list_response(resources, total, query.start_index),
+    ))
 }

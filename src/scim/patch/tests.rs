@@ -238,3 +238,34 @@ fn too_many_operations_is_too_many() {
     let err = parse(&ops(Value::Array(many))).unwrap_err();
     assert_eq!(err.scim_type, Some(ScimType::TooMany));
 }
+
+#[test]
+fn rfc7644_3_10_path_naming_the_whole_extension() {
+    const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let out = patched(ops(json!([{"op": "add", "path": ENTERPRISE, "value": {
+        "schemas": [ENTERPRISE], "employeeNumber": "42", "department": "Eng"
+    }}])))
+    .unwrap();
+    assert_eq!(
+        out[ENTERPRISE],
+        json!({"employeeNumber": "42", "department": "Eng"})
+    );
+    let ops_replace = ops(json!([
+        {"op": "add", "path": ENTERPRISE, "value": {"department": "Eng"}},
+        {"op": "replace", "path": ENTERPRISE, "value": {"department": "Ops"}}
+    ]));
+    assert_eq!(
+        patched(ops_replace).unwrap()[ENTERPRISE]["department"],
+        "Ops"
+    );
+    let removed = patched(ops(json!([
+        {"op": "add", "path": ENTERPRISE, "value": {"department": "Eng"}},
+        {"op": "remove", "path": ENTERPRISE}
+    ])))
+    .unwrap();
+    assert!(removed.get(ENTERPRISE).is_none());
+    assert_eq!(
+        removed["schemas"],
+        json!(["urn:ietf:params:scim:schemas:core:2.0:User"])
+    );
+}

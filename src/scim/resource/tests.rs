@@ -840,3 +840,19 @@ fn entra_manager_as_a_bare_id_string() {
         "{detail}"
     );
 }
+
+#[test]
+fn schemas_member_inside_an_extension_object_is_ignored() {
+    let body = json!({
+        "userName": "x",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+            "schemas": ["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "department": "Eng"
+        }
+    });
+    let out = normalize(ResourceKind::User, &body).unwrap();
+    assert_eq!(
+        out["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        json!({"department": "Eng"})
+    );
+}
