@@ -26,7 +26,7 @@ test-host:
 	@$(ENV) cargo test --locked
 
 test-e2e: build/index.js
-	@$(ENV) node --test --test-concurrency=1 tests/e2e/
+	@$(ENV) node --test --test-concurrency=1 "tests/e2e/*.test.mjs"
 
 deploy-check: build/index.js
 	@$(ENV) wrangler deploy --dry-run --outdir build/dry-run > build/dry-run.log 2>&1 || { cat build/dry-run.log; exit 1; }

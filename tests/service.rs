@@ -386,6 +386,7 @@ fn registry_creates_lists_pages_and_deletes() {
         r#"{"name":""}"#,
         r#"{"name":"x","extra":1}"#,
         "not json",
+        r#"["Acme"]"#,
     ] {
         let r = call(&mut random, "POST", "/connections", bad);
         assert_eq!(r.status, 400, "{bad}");

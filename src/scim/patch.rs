@@ -148,12 +148,48 @@ pub fn apply(
     operations: &[PatchOperation],
 ) -> Result<(), ScimError> {
     for operation in operations {
+        let before = resource.clone();
         match &operation.path {
             Some(path) => apply_at(kind, resource, operation.op, path, operation.value.as_ref())?,
             None => apply_pathless(kind, resource, operation.op, operation.value.as_ref())?,
         }
+        move_primary(&before, resource);
     }
     Ok(())
+}
+
+/// RFC 7644 §3.5.2: a PATCH that sets a value's `primary` to true sets it to false on the
+/// attribute's other values. Values that were primary before this operation give way to the
+/// newly primary one; if an operation itself marks two values primary, validation refuses it.
+fn move_primary(before: &Value, after: &mut Value) {
+    let Value::Object(members) = after else {
+        return;
+    };
+    for (key, value) in members.iter_mut() {
+        let Value::Array(items) = value else {
+            continue;
+        };
+        let is_primary = |v: &Value| v.get("primary") == Some(&Value::Bool(true));
+        let old: Vec<&Value> = before
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter(|v| is_primary(v)).collect())
+            .unwrap_or_default();
+        let new_primaries = items
+            .iter()
+            .filter(|v| is_primary(v) && !old.contains(v))
+            .count();
+        if new_primaries == 0 {
+            continue;
+        }
+        for item in items.iter_mut() {
+            if is_primary(item) && old.contains(&&*item) {
+                if let Value::Object(fields) = item {
+                    fields.insert("primary".into(), Value::Bool(false));
+                }
+            }
+        }
+    }
 }
 
 fn apply_pathless(

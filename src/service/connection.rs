@@ -104,7 +104,14 @@ pub fn parse<T: serde::de::DeserializeOwned>(request: &HttpRequest) -> Result<T,
     } else {
         &request.body
     };
-    serde_json::from_slice(body)
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ScimError::invalid_value(format!("Invalid JSON body: {e}.")))?;
+    if !value.is_object() {
+        return Err(ScimError::invalid_value(
+            "The request body must be a JSON object.",
+        ));
+    }
+    serde_json::from_value(value)
         .map_err(|e| ScimError::invalid_value(format!("Invalid request body: {e}.")))
 }
 

@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::clock::{new_uuid, Random};
+use super::filter_sql;
 use super::listing::{self, fold_case, ListQuery, Page, Table};
 use super::membership::{self, Member};
 use super::store::{int, text, Row, Store};
@@ -59,12 +60,7 @@ const COLUMNS: &str = "id, resource, created_at, updated_at, version";
 
 const TABLE: Table = Table {
     name: "scim_group",
-    core_schema: GROUP_SCHEMA,
-    indexed: &[
-        ("displayName", "display_name_key", true),
-        ("externalId", "external_id", false),
-        ("id", "id", false),
-    ],
+    sql_target: &filter_sql::GROUP_TARGET,
     columns: COLUMNS,
 };
 

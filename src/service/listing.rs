@@ -1,23 +1,23 @@
 //! Listing a resource table (RFC 7644 §3.4.2): filter, sort, page. Shared by Users and Groups.
 //!
-//! Filters that only compare indexed columns with `eq` (what IdPs send to match resources) run
-//! in SQLite with bound parameters; any other filter is evaluated on the rendered resources in
-//! creation order, so every filter of the grammar is honoured and none is silently ignored.
+//! Filters that [`filter_sql`] can translate run in SQLite with bound parameters (`eq` on
+//! `userName`, `externalId` or `displayName`, what IdPs send to match resources, stays an index
+//! lookup); any other filter is evaluated on the rendered resources in creation order, so every
+//! filter of the grammar is honoured and none is silently ignored.
 
 use serde_json::Value;
 
-use super::store::{int, Row, SqlValue, Store};
-use crate::scim::filter::{self, AttrPath, CompValue, CompareOp, Filter};
+use super::filter_sql::{self, SqlTarget};
+use super::store::{int, Row, Store};
+use crate::scim::filter::{self, AttrPath, Filter};
 use crate::scim::sort::{self, Sort};
 use crate::scim::ScimError;
 
 /// How one resource table is queried.
 pub struct Table {
     pub name: &'static str,
-    /// The core schema URN, which may prefix attribute names in filters.
-    pub core_schema: &'static str,
-    /// `(attribute, column, case-folded)`: attributes that `eq` can match on an indexed column.
-    pub indexed: &'static [(&'static str, &'static str, bool)],
+    /// How filters on this table translate to SQL.
+    pub sql_target: &'static SqlTarget,
     /// The columns `load` reads, in order.
     pub columns: &'static str,
 }
@@ -45,45 +45,6 @@ pub fn fold_case(s: &str) -> String {
     s.to_lowercase()
 }
 
-/// The filter as an SQL condition over the table's indexed columns, or `None`.
-fn indexed_condition(table: &Table, filter: &Filter) -> Option<(String, Vec<SqlValue>)> {
-    match filter {
-        Filter::Compare {
-            path,
-            op: CompareOp::Eq,
-            value: CompValue::Str(value),
-        } if path.sub_attr.is_none()
-            && path
-                .urn
-                .as_deref()
-                .is_none_or(|urn| urn.eq_ignore_ascii_case(table.core_schema)) =>
-        {
-            let (_, column, folded) = table
-                .indexed
-                .iter()
-                .find(|(attr, _, _)| attr.eq_ignore_ascii_case(&path.attr))?;
-            let value = if *folded {
-                fold_case(value)
-            } else {
-                value.clone()
-            };
-            Some((format!("{column} = ?"), vec![value.into()]))
-        }
-        Filter::And(a, b) | Filter::Or(a, b) => {
-            let (sql_a, mut params) = indexed_condition(table, a)?;
-            let (sql_b, params_b) = indexed_condition(table, b)?;
-            params.extend(params_b);
-            let joiner = if matches!(filter, Filter::And(..)) {
-                "AND"
-            } else {
-                "OR"
-            };
-            Some((format!("({sql_a} {joiner} {sql_b})"), params))
-        }
-        _ => None,
-    }
-}
-
 /// Lists `table`: `load` turns a row into an item, `visible` renders an item as clients see it
 /// (what filters and sorts look at).
 pub fn list<T>(
@@ -97,7 +58,7 @@ pub fn list<T>(
     let offset = (query.start_index - 1).max(0);
     let indexed = match &query.filter {
         None => Some(("1 = 1".to_owned(), Vec::new())),
-        Some(f) => indexed_condition(table, f),
+        Some(f) => filter_sql::to_sql(f, table.sql_target),
     };
     let (name, columns) = (table.name, table.columns);
     if let (Some((condition, params)), None) = (&indexed, &query.sort) {

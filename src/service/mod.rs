@@ -4,6 +4,7 @@
 pub mod bulk;
 pub mod clock;
 pub mod connection;
+pub mod filter_sql;
 pub mod group;
 pub mod http;
 pub mod list_params;

@@ -6,13 +6,14 @@
 use serde_json::{json, Map, Value};
 
 use super::clock::{new_uuid, Random, Timestamp};
+use super::filter_sql;
 use super::listing::{self, fold_case, ListQuery, Page, Table};
 use super::membership;
 use super::store::{int, text, Row, Store};
 use crate::scim::filter::AttrPath;
 use crate::scim::patch;
 use crate::scim::resource;
-use crate::scim::schema::{ResourceKind, ENTERPRISE_USER, USER, USER_SCHEMA};
+use crate::scim::schema::{ResourceKind, ENTERPRISE_USER, USER};
 use crate::scim::ScimError;
 
 /// What every operation needs to know about the request beyond its body.
@@ -308,12 +309,7 @@ pub fn delete(
 /// Where Users live, for [`listing::list`].
 const TABLE: Table = Table {
     name: "user",
-    core_schema: USER_SCHEMA,
-    indexed: &[
-        ("userName", "user_name_key", true),
-        ("externalId", "external_id", false),
-        ("id", "id", false),
-    ],
+    sql_target: &filter_sql::USER_TARGET,
     columns: COLUMNS,
 };
 

@@ -1,12 +1,13 @@
 // Starts the real worker in workerd (through `wrangler dev`) on a free loopback port, with its
 // own on-disk state, and gives tests small helpers for the admin and SCIM APIs.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import assert from 'node:assert/strict';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -22,13 +23,68 @@ export async function freePort() {
   });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The worker bundle the tests run, made once per test process: `make build-worker` (a no-op when
+ * build/index.js is up to date), then a private copy of build/ with a wrangler config that has no
+ * [build] step. wrangler therefore neither rebuilds nor reloads the worker in the middle of a test
+ * when someone edits src/ or rebuilds meanwhile. SCIM_E2E_SKIP_BUILD=1 uses build/ as it is.
+ */
+let bundle;
+/** Workers still running, so that an interrupted test process leaves none behind. */
+const live = new Set();
+function cleanUp() {
+  for (const w of live) {
+    try { process.kill(-w.pid, 'SIGKILL'); } catch { /* gone */ }
+    if (w.tempDir) rmSync(w.tempDir, { recursive: true, force: true });
+  }
+  live.clear();
+  if (bundle) rmSync(bundle.dir, { recursive: true, force: true });
+}
+process.once('exit', cleanUp);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => { cleanUp(); process.exit(128 + (signal === 'SIGINT' ? 2 : 15)); });
+}
+
+/** What build/ holds besides the bundle (deploy dry runs, conformance output): not copied. */
+const NOT_BUNDLE = new Set(['dry-run', 'conformance', '.tmp']);
+
+function prepareBundle() {
+  if (bundle) return bundle;
+  if (!process.env.SCIM_E2E_SKIP_BUILD) {
+    const made = spawnSync('make', ['--no-print-directory', 'build-worker'], { cwd: ROOT, encoding: 'utf8' });
+    if (made.status !== 0) {
+      throw new Error(`make build-worker failed (${made.status}):\n${made.stdout}\n${made.stderr}`);
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'scim-edge-bundle-'));
+  const from = join(ROOT, 'build');
+  cpSync(from, join(dir, 'build'), {
+    recursive: true,
+    filter: (src) => !NOT_BUNDLE.has(relative(from, src).split(sep)[0]),
+  });
+  // The project's config without its [build] table (up to the next table header).
+  let inBuild = false;
+  const config = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
+    .split('\n')
+    .filter((line) => {
+      if (/^\s*\[/.test(line)) inBuild = /^\s*\[\s*build\s*\]/.test(line);
+      return !inBuild;
+    })
+    .join('\n')
+    .replace(/^main\s*=.*$/m, 'main = "build/index.js"');
+  writeFileSync(join(dir, 'wrangler.toml'), config);
+  bundle = { dir, config: join(dir, 'wrangler.toml') };
+  return bundle;
+}
 
 /**
  * Starts the worker. `persistTo` keeps state across restarts when given.
  * Returns { url, adminToken, persistTo, stop() }.
  */
 export async function startWorker({ persistTo, adminToken } = {}) {
+  const { config } = prepareBundle();
   const port = await freePort();
   const dir = persistTo ?? mkdtempSync(join(tmpdir(), 'scim-edge-e2e-'));
   const token = adminToken ?? `adm_${randomBytes(24).toString('hex')}`;
@@ -36,25 +92,31 @@ export async function startWorker({ persistTo, adminToken } = {}) {
   const child = spawn(
     wrangler,
     [
-      'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', dir,
+      'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', dir,
       '--var', `ADMIN_TOKEN:${token}`, '--show-interactive-dev-session=false',
       '--inspector-port', String(await freePort()),
     ],
     { cwd: ROOT, env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
+  const entry = { pid: child.pid, tempDir: persistTo ? undefined : dir };
+  live.add(entry);
   let log = '';
   child.stdout.on('data', (d) => { log += d; });
   child.stderr.on('data', (d) => { log += d; });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${log}`);
+    if (child.exitCode !== null) {
+      live.delete(entry);
+      throw new Error(`wrangler dev exited early:\n${log}`);
+    }
     try {
       const res = await fetch(`${url}/health`);
       if (res.status === 200) break;
     } catch { /* not up yet */ }
     if (Date.now() > deadline) {
       try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      live.delete(entry);
       throw new Error(`worker did not start within 90 s:\n${log}`);
     }
     await sleep(200);
@@ -71,16 +133,29 @@ export async function startWorker({ persistTo, adminToken } = {}) {
         await Promise.race([exited, sleep(5000)]);
         try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
       }
+      live.delete(entry);
       if (!keepState) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-async function call(url, method, token, body, headers = {}) {
+/**
+ * One HTTP call. `token` null (or undefined) sends no Authorization header; an `authorization`
+ * entry in `headers` is sent as given. A string, Uint8Array or ReadableStream body is sent as is
+ * (a stream without Content-Length); anything else as JSON.
+ */
+export async function call(url, method, token, body, headers = {}) {
   const init = { method, headers: { ...headers } };
-  if (token !== undefined) init.headers.authorization = `Bearer ${token}`;
+  if (token != null && !('authorization' in init.headers)) init.headers.authorization = `Bearer ${token}`;
   if (body !== undefined) {
-    init.body = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+    if (typeof body === 'string' || body instanceof Uint8Array) {
+      init.body = body;
+    } else if (body instanceof ReadableStream) {
+      init.body = body;
+      init.duplex = 'half';
+    } else {
+      init.body = JSON.stringify(body);
+    }
     if (!init.headers['content-type']) init.headers['content-type'] = 'application/scim+json';
   }
   const res = await fetch(url, init);
@@ -90,6 +165,7 @@ async function call(url, method, token, body, headers = {}) {
   return { status: res.status, headers: res.headers, text, json };
 }
 
+/** An admin API call; `token` null sends no Authorization header. */
 export function admin(server, method, path, body, token = server.adminToken) {
   return call(`${server.url}/admin/v1${path}`, method, token, body, { 'content-type': 'application/json' });
 }
@@ -103,7 +179,7 @@ export async function newConnection(server, name = 'Acme', tokenBody = {}) {
   return { id: c.json.id, base: c.json.scim_base_url, token: t.json.token, tokenId: t.json.id };
 }
 
-/** A SCIM call on a connection: path is relative to its base URL. */
+/** A SCIM call on a connection: path is relative to its base URL; `token` null sends none. */
 export function scim(conn, method, path, body, headers = {}, token = conn.token) {
   return call(`${conn.base}${path}`, method, token, body, headers);
 }
@@ -112,3 +188,50 @@ export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 export const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+export const LIST_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
+export const SEARCH_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:SearchRequest';
+
+/**
+ * Asserts an RFC 7644 §3.12 error response: the HTTP status, a SCIM media type, the Error schema,
+ * `status` as a string equal to the HTTP status, a non-empty `detail`, and `scimType` when given
+ * (`null` asserts that there is none). `context` (e.g. the request) prefixes failure messages.
+ */
+export function assertScimError(res, status, scimType, context = '') {
+  const where = `${context ? `${context}: ` : ''}${res.status} ${res.text}`;
+  assert.equal(res.status, status, where);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/scim\+json/, where);
+  assert.ok(res.json && typeof res.json === 'object', `error body is not JSON: ${where}`);
+  assert.deepEqual(res.json.schemas, [ERROR_SCHEMA], where);
+  assert.equal(res.json.status, String(status), where);
+  assert.equal(typeof res.json.detail, 'string', where);
+  assert.ok(res.json.detail.trim().length > 0, `empty detail: ${where}`);
+  if (scimType === null) assert.equal(res.json.scimType, undefined, where);
+  else if (scimType !== undefined) assert.equal(res.json.scimType, scimType, where);
+  return res.json;
+}
+
+/** Asserts an admin API error: the status, JSON media type and exactly `{error, message}`. */
+export function assertAdminError(res, status, error, context = '') {
+  const where = `${context ? `${context}: ` : ''}${res.status} ${res.text}`;
+  assert.equal(res.status, status, where);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json/, where);
+  assert.ok(res.json && typeof res.json === 'object', `error body is not JSON: ${where}`);
+  assert.deepEqual(Object.keys(res.json).sort(), ['error', 'message'], where);
+  assert.equal(res.json.error, error, where);
+  assert.equal(typeof res.json.message, 'string', where);
+  assert.ok(res.json.message.length > 0, where);
+  return res.json;
+}
+
+/** Creates a user (`userName` plus `extra`) and asserts 201; returns the created resource. */
+export async function createUser(conn, userName, extra = {}) {
+  const res = await scim(conn, 'POST', '/Users', { schemas: [USER_SCHEMA], userName, ...extra });
+  assert.equal(res.status, 201, `create ${userName}: ${res.status} ${res.text}`);
+  return res.json;
+}
+
+/** A PatchOp body of the given operations. */
+export const patchOp = (...Operations) => ({ schemas: [PATCH_OP], Operations });
+
+/** A connection id of the right shape that was never created. */
+export const unknownConnectionId = () => `con_${randomBytes(10).toString('hex')}`;

@@ -269,3 +269,29 @@ fn rfc7644_3_10_path_naming_the_whole_extension() {
         json!(["urn:ietf:params:scim:schemas:core:2.0:User"])
     );
 }
+
+#[test]
+fn rfc7644_3_5_2_setting_primary_moves_it_from_the_other_values() {
+    let out = patched(ops(json!([{"op": "add", "path": "emails", "value": [
+        {"value": "new@example.com", "type": "other", "primary": true}
+    ]}])))
+    .unwrap();
+    let emails = out["emails"].as_array().unwrap();
+    let primaries: Vec<&str> = emails
+        .iter()
+        .filter(|e| e["primary"] == true)
+        .map(|e| e["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(primaries, ["new@example.com"]);
+    assert_eq!(emails[0]["primary"], false);
+    let out = patched(ops(json!([{
+        "op": "replace", "path": "emails[type eq \"home\"].primary", "value": true
+    }])))
+    .unwrap();
+    assert_eq!(out["emails"][0]["primary"], false);
+    assert_eq!(out["emails"][1]["primary"], true);
+    let two = patched(ops(json!([{"op": "add", "path": "emails", "value": [
+        {"value": "a@example.com", "primary": true}, {"value": "b@example.com", "primary": true}
+    ]}])));
+    assert_eq!(two.unwrap_err().scim_type, Some(ScimType::InvalidValue));
+}
