@@ -20,7 +20,7 @@ build-worker: build/index.js
 dev: setup build/index.js
 	@scripts/dev.sh
 
-test: setup test-host test-e2e deploy-check
+test: setup test-host test-e2e deploy-check conformance
 
 test-host:
 	@$(ENV) cargo test --locked

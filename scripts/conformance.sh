@@ -9,9 +9,9 @@
 #   4. both tools against their connection's SCIM base URL; everything they print, their results
 #      as JSON and every HTTP exchange they made go to build/conformance/; then a summary.
 #
-# Exit status: 0 when every in-scope check passed, 1 otherwise. Scope: what is not implemented yet
-# (CONFORMANCE_OUT_OF_SCOPE, default "Group,Bulk,sort,Agent,AgenticApplication") is reported as
-# expected/skipped but does not fail the run; see scripts/conformance.py for how results are judged.
+# Exit status: 0 when every in-scope check passed, 1 otherwise. Scope: what scim-edge does not
+# serve (CONFORMANCE_OUT_OF_SCOPE, default "Agent,AgenticApplication": the draft agent extension)
+# is reported but does not fail the run; see scripts/conformance.py for how results are judged.
 #
 # Environment: CONFORMANCE_SKIP_BUILD=1 serves build/ as it is (no `make build-worker`);
 # PYTHON=python3.x picks the interpreter for the venv (default python3.11, else python3).

@@ -307,3 +307,93 @@ fn large_group_patch_adds_one_row_and_can_omit_members() {
         .unwrap();
     assert_eq!(count[0].as_i64(), Some(n + 1));
 }
+
+/// Counts the rows every query returns, to show what a request reads.
+struct Counting<'a> {
+    inner: &'a scim_edge::service::sqlite::SqliteStore,
+    rows: std::cell::Cell<usize>,
+}
+
+impl scim_edge::service::store::Store for Counting<'_> {
+    fn query(
+        &self,
+        sql: &str,
+        params: &[scim_edge::service::store::SqlValue],
+    ) -> Result<Vec<scim_edge::service::store::Row>, scim_edge::service::store::StoreError> {
+        let rows = self.inner.query(sql, params)?;
+        self.rows.set(self.rows.get() + rows.len());
+        Ok(rows)
+    }
+
+    fn atomically(
+        &self,
+        body: &mut dyn FnMut() -> bool,
+    ) -> Result<(), scim_edge::service::store::StoreError> {
+        self.inner.atomically(body)
+    }
+}
+
+#[test]
+fn a_100k_member_group_changes_a_few_members_without_reading_the_list() {
+    use scim_edge::service::http::HttpRequest;
+    use scim_edge::service::scim_api;
+
+    let mut f = Fixture::new();
+    let n: i64 = 100_000;
+    let gid = id(&new_group(&mut f, "Everyone", &[]));
+    f.store
+        .execute(
+            "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < ?)
+             INSERT INTO user (id, user_name, user_name_key, active, resource, created_at, updated_at, version)
+             SELECT 'u' || i, 'u' || i, 'u' || i, 1, '{\"userName\":\"u' || i || '\"}', 'x', 'x', 1 FROM k",
+            &[n.into()],
+        )
+        .unwrap();
+    // Members arrive as IdPs send them: PATCH add in batches.
+    for chunk in 0..(n / 10_000) {
+        let members: Vec<Value> = (chunk * 10_000..(chunk + 1) * 10_000)
+            .map(|i| json!({"value": format!("u{i}")}))
+            .collect();
+        let r = f.call(
+            "PATCH",
+            &format!("/Groups/{gid}?excludedAttributes=members"),
+            Some(json!({"Operations": [{"op": "add", "path": "members", "value": members}]})),
+        );
+        assert_eq!(r.status, 200);
+    }
+    let newcomer = id(&f.create("newcomer"));
+    let counting = Counting {
+        inner: &f.store,
+        rows: std::cell::Cell::new(0),
+    };
+    let request = |body: Value| HttpRequest {
+        method: "PATCH".into(),
+        path: format!("/Groups/{gid}"),
+        query: vec![("excludedAttributes".into(), "members".into())],
+        headers: vec![("authorization".into(), format!("Bearer {}", f.token))],
+        body: body.to_string().into_bytes(),
+    };
+    let add = request(json!({"Operations": [
+        {"op": "add", "path": "members", "value": [{"value": newcomer}]},
+        {"op": "remove", "path": "members[value eq \"u42\"]"}
+    ]}));
+    let r = scim_api::handle(&counting, &mut f.random, common::BASE, common::NOW, &add);
+    assert_eq!(r.status, 200);
+    assert!(
+        counting.rows.get() < 50,
+        "adding and removing a member read {} rows",
+        counting.rows.get()
+    );
+    let total = f
+        .store
+        .query_one(
+            "SELECT count(*) FROM membership WHERE group_id = ?",
+            &[gid.clone().into()],
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(total[0].as_i64(), Some(n));
+    // The whole list is still served when asked for.
+    let full = f.call("GET", &format!("/Groups/{gid}"), None).json();
+    assert_eq!(full["members"].as_array().unwrap().len(), n as usize);
+}

@@ -429,7 +429,11 @@ pub fn list(
     query: &ListQuery,
     with_members: bool,
 ) -> Result<Page<StoredGroup>, ScimError> {
-    let filter_members = query.filter.as_ref().is_some_and(mentions_members);
+    // Members are read per candidate only when the filter looks at them and cannot run in SQL.
+    let filter_members = query.filter.as_ref().is_some_and(|f| {
+        mentions_members(f)
+            && super::filter_sql::to_sql(f, &super::filter_sql::GROUP_TARGET).is_none()
+    });
     let load = |row: &Row| row_to_group(store, row, filter_members);
     let visible = |group: &StoredGroup| Ok(group.to_scim(ctx.base_url));
     let mut page = listing::list(store, &TABLE, query, &load, &visible, &case_exact)?;
