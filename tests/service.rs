@@ -267,6 +267,10 @@ fn rfc7644_3_4_2_filter_and_paging() {
     assert_eq!(r.json()["scimType"], "invalidValue");
     let r = f.call("GET", "/Users?filter=userName%20eq", None);
     assert_eq!(r.json()["scimType"], "invalidFilter");
+    // Validated against the schema: an unknown attribute is an error, never a silent non-match.
+    let r = f.call("GET", "/Users?filter=shoeSize%20eq%20%229%22", None);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["scimType"], "invalidFilter");
 }
 
 #[test]

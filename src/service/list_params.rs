@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::http::HttpRequest;
 use super::listing::ListQuery;
-use crate::scim::discovery::MAX_RESULTS;
+use crate::scim::discovery::{MAX_RESULTS, RESOURCE_KINDS};
 use crate::scim::filter;
 use crate::scim::projection::Projection;
 use crate::scim::schema::ResourceKind;
@@ -115,7 +115,7 @@ impl ListParams {
             self.attributes.as_deref(),
             self.excluded_attributes.as_deref(),
         )?;
-        Ok((self.into_list_query()?, projection))
+        Ok((self.into_list_query(&[kind])?, projection))
     }
 
     /// The query for one of several resource types searched together (`POST /.search` at the
@@ -129,10 +129,11 @@ impl ListParams {
             self.attributes.as_deref(),
             self.excluded_attributes.as_deref(),
         );
-        Ok((self.into_list_query()?, projection))
+        Ok((self.into_list_query(RESOURCE_KINDS)?, projection))
     }
 
-    fn into_list_query(self) -> Result<ListQuery, ScimError> {
+    /// `kinds`: the resource types whose attributes the filter may name.
+    fn into_list_query(self, kinds: &[ResourceKind]) -> Result<ListQuery, ScimError> {
         let (start_index, count) = paging(self.start_index, self.count);
         let descending = match self.sort_order.as_deref().map(str::to_ascii_lowercase) {
             None => false,
@@ -164,7 +165,11 @@ impl ListParams {
         let filter = match self.filter.as_deref() {
             None => None,
             Some(f) if f.trim().is_empty() => None,
-            Some(f) => Some(filter::parse_filter(f)?),
+            Some(f) => {
+                let parsed = filter::parse_filter(f)?;
+                filter::validate(&parsed, kinds)?;
+                Some(parsed)
+            }
         };
         Ok(ListQuery {
             filter,

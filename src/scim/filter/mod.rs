@@ -8,9 +8,11 @@
 mod eval;
 mod lexer;
 mod parser;
+mod validate;
 
 pub use eval::{matches, matches_element};
 pub use parser::{parse_filter, parse_patch_path};
+pub use validate::validate;
 
 use crate::scim::error::ScimError;
 
