@@ -43,10 +43,10 @@ fn wrong_missing_and_revoked_tokens_get_401_with_www_authenticate() {
 #[test]
 fn expired_tokens_are_refused() {
     let mut f = Fixture::new();
-    let issued = token::issue(&f.store, &mut Counter(9), NOW, None, Some(60)).unwrap();
+    let issued = token::issue(&f.store, &mut Counter(9), NOW, None, Some(900)).unwrap();
     f.token = issued.token;
     assert_eq!(f.call("GET", "/Users", None).status, 200);
-    let later = Timestamp(NOW.0 + 61_000);
+    let later = Timestamp(NOW.0 + 901_000);
     let request = HttpRequest {
         method: "GET".into(),
         path: "/Users".into(),
@@ -488,4 +488,88 @@ fn rfc7644_3_9_attributes_and_excluded_attributes() {
     let r = f.call("GET", "/Users?attributes=shoeSize", None);
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["scimType"], "invalidValue");
+}
+
+#[test]
+fn at_most_two_live_tokens_and_expiry_of_at_least_15_minutes() {
+    let f = Fixture::new();
+    let mut random = Counter(11);
+    let short = token::issue(&f.store, &mut random, NOW, None, Some(899));
+    assert_eq!(short.unwrap_err().status, 400);
+    let second = token::issue(&f.store, &mut random, NOW, None, Some(900)).unwrap();
+    let third = token::issue(&f.store, &mut random, NOW, None, None).unwrap_err();
+    assert_eq!(third.status, 409);
+    assert!(third.detail.contains("2 active tokens"));
+    // Revoking one (or its expiry) makes room for the next.
+    token::revoke(&f.store, NOW, &second.id).unwrap();
+    assert!(token::issue(&f.store, &mut random, NOW, None, None).is_ok());
+    let expired_later = Timestamp(NOW.0 + 10_000_000);
+    assert_eq!(token::live_count(&f.store, expired_later).unwrap(), 2);
+}
+
+#[test]
+fn rate_limit_answers_429_with_retry_after() {
+    use scim_edge::service::rate_limit::Bucket;
+    let mut f = Fixture::new();
+    let settings = json!({"rate_limit": 25});
+    scim_edge::service::settings::update(&f.store, &settings).unwrap();
+    let mut bucket = Bucket::new();
+    let request = HttpRequest {
+        method: "GET".into(),
+        path: "/ServiceProviderConfig".into(),
+        headers: vec![("authorization".into(), format!("Bearer {}", f.token))],
+        ..HttpRequest::default()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..60 {
+        let r = scim_api::handle_limited(&f.store, &mut f.random, &mut bucket, BASE, NOW, &request);
+        statuses.push(r.status);
+        if r.status == 429 {
+            assert_eq!(r.header("retry-after"), Some("1"));
+            assert_eq!(r.json()["status"], "429");
+        }
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        50,
+        "a burst of twice the rate"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 10);
+    // A second later the bucket has refilled 25 tokens.
+    let later = Timestamp(NOW.0 + 1000);
+    let r = scim_api::handle_limited(&f.store, &mut f.random, &mut bucket, BASE, later, &request);
+    assert_eq!(r.status, 200);
+    // Unauthenticated requests never spend the connection's budget.
+    let mut fresh = Bucket::new();
+    let bad = HttpRequest {
+        headers: vec![("authorization".into(), "Bearer nope".into())],
+        ..request.clone()
+    };
+    for _ in 0..100 {
+        let r = scim_api::handle_limited(&f.store, &mut f.random, &mut fresh, BASE, NOW, &bad);
+        assert_eq!(r.status, 401);
+    }
+    let r = scim_api::handle_limited(&f.store, &mut f.random, &mut fresh, BASE, NOW, &request);
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn settings_are_validated_all_at_once() {
+    let f = Fixture::new();
+    let err = scim_edge::service::settings::update(
+        &f.store,
+        &json!({"idp": "myspace", "user_identifier": "email", "rate_limit": 0}),
+    )
+    .unwrap_err();
+    assert_eq!(err.status, 400);
+    for part in ["idp", "user_identifier", "rate_limit"] {
+        assert!(err.detail.contains(part), "{}", err.detail);
+    }
+    let s = scim_edge::service::settings::update(&f.store, &json!({"idp": "entra"})).unwrap();
+    assert_eq!(s.idp, "entra");
+    assert_eq!(
+        s.rate_limit,
+        scim_edge::service::settings::DEFAULT_RATE_LIMIT
+    );
+    assert_eq!(scim_edge::service::settings::load(&f.store).unwrap(), s);
 }

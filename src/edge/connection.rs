@@ -1,7 +1,7 @@
 //! The `Connection` Durable Object: one per connection, owning its SQLite database. It checks
 //! SCIM tokens itself and applies every request atomically.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
@@ -12,6 +12,7 @@ use crate::service::clock::{OsRandom, Timestamp};
 use crate::service::connection::{admin_error, handle_admin, is_initialized};
 use crate::service::http::{HttpResponse, MAX_BODY_BYTES};
 use crate::service::migration::migrate_connection;
+use crate::service::rate_limit::Bucket;
 use crate::service::scim_api;
 
 /// Header carrying the connection's public SCIM base URL from the Worker to the object.
@@ -22,6 +23,8 @@ pub struct Connection {
     state: State,
     /// Set once the tables exist; never reset except by `destroy`.
     initialized: Cell<bool>,
+    /// The connection's rate limit: this object is its only entry point.
+    limiter: RefCell<Bucket>,
 }
 
 fn now() -> Timestamp {
@@ -33,6 +36,7 @@ impl DurableObject for Connection {
         Connection {
             state,
             initialized: Cell::new(false),
+            limiter: RefCell::new(Bucket::new()),
         }
     }
 
@@ -60,7 +64,15 @@ impl DurableObject for Connection {
             if !self.initialized.get() {
                 return to_platform(ScimError::unauthorized().into());
             }
-            let response = scim_api::handle(&store, &mut OsRandom, &base_url, now(), &request);
+            // No `.await` while the limiter is borrowed: the handler is synchronous.
+            let response = scim_api::handle_limited(
+                &store,
+                &mut OsRandom,
+                &mut self.limiter.borrow_mut(),
+                &base_url,
+                now(),
+                &request,
+            );
             return to_platform(response);
         }
         if let Some(rest) = path.strip_prefix("/admin") {

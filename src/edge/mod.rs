@@ -143,7 +143,7 @@ async fn admin(req: Request, env: &Env, url: &Url, rest: &[&str]) -> Result<Resp
                 &connection_stub(env, &id)?,
                 Method::Post,
                 "/admin/init",
-                &init,
+                Some(init.to_string()),
             )
             .await?;
             if response.status_code() >= 300 {
@@ -158,9 +158,73 @@ async fn admin(req: Request, env: &Env, url: &Url, rest: &[&str]) -> Result<Resp
             }
             to_platform(HttpResponse::plain_json(201, &record))
         }
-        (_, ["connections"]) | (Method::Get, ["connections", _]) => {
-            let path = format!("/{}", rest.join("/"));
-            registry.fetch_with_request(to_registry(&req, &path)?).await
+        (_, ["connections"]) => {
+            registry
+                .fetch_with_request(to_registry(&req, "/connections")?)
+                .await
+        }
+        (Method::Get, ["connections", id]) => {
+            let path = format!("/connections/{id}");
+            let mut found = registry
+                .fetch_with_request(to_registry(&req, &path)?)
+                .await?;
+            if found.status_code() != 200 {
+                return Ok(found);
+            }
+            let record: serde_json::Value = found.json().await?;
+            let own = internal_json(
+                &connection_stub(env, id)?,
+                Method::Get,
+                "/admin/connection",
+                None,
+            )
+            .await?;
+            merged(record, own).await
+        }
+        (Method::Patch, ["connections", id]) => {
+            let mut req = req;
+            let body = req.text().await?;
+            let path = format!("/connections/{id}");
+            let found = registry
+                .fetch_with_request(to_registry(&get_request()?, &path)?)
+                .await?;
+            if found.status_code() != 200 {
+                return Ok(found);
+            }
+            // The object validates and applies name and settings; the registry's copy of the
+            // name follows.
+            let own = internal_json(
+                &connection_stub(env, id)?,
+                Method::Patch,
+                "/admin/connection",
+                Some(body.clone()),
+            )
+            .await?;
+            if own.status_code() != 200 {
+                return Ok(own);
+            }
+            let name = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|b| b.get("name").cloned());
+            let mut record = match name {
+                Some(name) => {
+                    let rename = internal_request(
+                        Method::Patch,
+                        "/",
+                        Some(serde_json::json!({"name": name}).to_string()),
+                    )?;
+                    registry
+                        .fetch_with_request(to_registry(&rename, &path)?)
+                        .await?
+                }
+                None => {
+                    registry
+                        .fetch_with_request(to_registry(&get_request()?, &path)?)
+                        .await?
+                }
+            };
+            let record: serde_json::Value = record.json().await?;
+            merged(record, own).await
         }
         (Method::Delete, ["connections", id]) => {
             let path = format!("/connections/{id}");
@@ -221,8 +285,22 @@ async fn internal_json(
     stub: &Stub,
     method: Method,
     path: &str,
-    body: &serde_json::Value,
+    body: Option<String>,
 ) -> Result<Response> {
-    stub.fetch_with_request(internal_request(method, path, Some(body.to_string()))?)
+    stub.fetch_with_request(internal_request(method, path, body)?)
         .await
+}
+
+/// The registry's record of a connection with what its own object adds (settings, tokens).
+async fn merged(mut record: serde_json::Value, mut own: Response) -> Result<Response> {
+    if own.status_code() != 200 {
+        return Ok(own);
+    }
+    let own: serde_json::Value = own.json().await?;
+    for key in ["settings", "active_tokens"] {
+        if let Some(v) = own.get(key) {
+            record[key] = v.clone();
+        }
+    }
+    to_platform(HttpResponse::plain_json(200, &record))
 }

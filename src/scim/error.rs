@@ -48,8 +48,9 @@ pub struct ScimError {
     pub detail: String,
     /// Why an internal error happened: for the log, never sent to the client.
     pub cause: Option<String>,
-    /// For 405: the methods the resource supports (the `Allow` header, RFC 9110 §15.5.6).
-    pub allow: Option<&'static str>,
+    /// Headers the response must carry: `Allow` on a 405 (RFC 9110 §15.5.6), `Retry-After` on
+    /// a 429.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl ScimError {
@@ -59,7 +60,7 @@ impl ScimError {
             scim_type,
             detail: detail.into(),
             cause: None,
-            allow: None,
+            headers: Vec::new(),
         }
     }
 
@@ -117,8 +118,22 @@ impl ScimError {
     /// 405 naming the methods that are allowed.
     pub fn method_not_allowed(detail: impl Into<String>, allow: &'static str) -> Self {
         ScimError {
-            allow: Some(allow),
+            headers: vec![("allow", allow.to_owned())],
             ..Self::new(405, None, detail)
+        }
+    }
+
+    /// 429 with `Retry-After` in whole seconds.
+    pub fn too_many_requests(retry_after_seconds: u64) -> Self {
+        ScimError {
+            headers: vec![("retry-after", retry_after_seconds.to_string())],
+            ..Self::new(
+                429,
+                None,
+                format!(
+                    "Too many requests for this connection; retry after {retry_after_seconds} s."
+                ),
+            )
         }
     }
 

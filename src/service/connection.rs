@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::clock::{Random, Timestamp};
 use super::http::{HttpRequest, HttpResponse};
 use super::migration::migrate_connection;
+use super::settings;
 use super::store::{opt_text, text, transact, Store};
 use super::token;
 use crate::scim::ScimError;
@@ -52,6 +53,39 @@ struct IssueTokenRequest {
     expires_in: Option<i64>,
 }
 
+/// `PATCH /admin/v1/connections/{id}`: a new name and/or settings.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateConnection {
+    name: Option<String>,
+    settings: Option<Value>,
+}
+
+fn update(store: &dyn Store, update: UpdateConnection) -> Result<(), ScimError> {
+    if let Some(name) = &update.name {
+        let name = super::registry::valid_name(name)?;
+        store.execute("UPDATE connection SET name = ?", &[name.into()])?;
+    }
+    if let Some(settings) = &update.settings {
+        settings::update(store, settings)?;
+    }
+    Ok(())
+}
+
+/// The connection as its object knows it: record, settings, live token count.
+fn describe(store: &dyn Store, now: Timestamp) -> Result<Value, ScimError> {
+    let row = store
+        .query_one("SELECT id, name, created_at FROM connection", &[])?
+        .ok_or_else(|| ScimError::not_found("Connection not found."))?;
+    Ok(json!({
+        "id": text(&row, 0)?,
+        "name": text(&row, 1)?,
+        "created_at": text(&row, 2)?,
+        "settings": to_value(&settings::load(store)?)?,
+        "active_tokens": token::live_count(store, now)?,
+    }))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InitRequest {
@@ -60,8 +94,9 @@ pub struct InitRequest {
     pub created_at: String,
 }
 
-/// Admin operations routed into the connection's object: `POST /tokens`, `GET /tokens`,
-/// `DELETE /tokens/{id}`, `POST /init`. The admin token was checked by the caller.
+/// Admin operations routed into the connection's object: `POST /init`, `GET`/`PATCH /connection`,
+/// `POST /tokens`, `GET /tokens`, `DELETE /tokens/{id}`. The admin token was checked by the
+/// caller.
 pub fn handle_admin(
     store: &dyn Store,
     random: &mut dyn Random,
@@ -81,6 +116,11 @@ pub fn handle_admin(
             .and_then(|tokens| to_value(&tokens))
             .map(|tokens| (200, json!({ "tokens": tokens }))),
         ("DELETE", ["tokens", id]) => token::revoke(store, now, id).map(|()| (204, Value::Null)),
+        ("GET", ["connection"]) => describe(store, now).map(|v| (200, v)),
+        ("PATCH", ["connection"]) => parse::<UpdateConnection>(request)
+            .and_then(|u| transact(store, || update(store, u)))
+            .and_then(|()| describe(store, now))
+            .map(|v| (200, v)),
         _ => Err(ScimError::not_found(format!(
             "No admin route {}.",
             request.path
@@ -124,12 +164,16 @@ pub fn admin_error(e: &ScimError) -> HttpResponse {
         404 => "not_found",
         405 => "method_not_allowed",
         409 => "conflict",
+        429 => "rate_limited",
         413 => "payload_too_large",
         _ => "internal_error",
     };
     let mut response =
         HttpResponse::plain_json(e.status, &json!({"error": code, "message": e.detail}));
     response.log = e.cause.clone();
+    for (name, value) in &e.headers {
+        response = response.with_header(name, value.clone());
+    }
     response
 }
 

@@ -128,8 +128,8 @@ impl From<ScimError> for HttpResponse {
     fn from(e: ScimError) -> Self {
         let mut response = HttpResponse::scim_json(e.status, &e.to_json());
         response.log = e.cause.clone();
-        if let Some(allow) = e.allow {
-            response = response.with_header("allow", allow);
+        for (name, value) in &e.headers {
+            response = response.with_header(name, value.clone());
         }
         if e.status == 401 {
             response.with_header("www-authenticate", "Bearer realm=\"scim\"")

@@ -54,6 +54,11 @@ const CONNECTION: &[&str] = &[
         PRIMARY KEY (group_id, member_id)
     )",
     "CREATE INDEX IF NOT EXISTS membership_by_member ON membership (member_id)",
+    // Settings and the attribute mapping, as JSON under a key.
+    "CREATE TABLE IF NOT EXISTS setting (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )",
 ];
 
 /// The registry's SQLite (a singleton Durable Object).

@@ -58,6 +58,7 @@ pub fn handle(
             }
             ("GET", ["connections"]) => list(store, origin, request).map(|v| (200, v)),
             ("GET", ["connections", id]) => get(store, origin, id).map(|v| (200, v)),
+            ("PATCH", ["connections", id]) => rename(store, origin, id, request).map(|v| (200, v)),
             ("DELETE", ["connections", id]) => {
                 get(store, origin, id)?;
                 store.execute("DELETE FROM connection WHERE id = ?", &[(*id).into()])?;
@@ -84,12 +85,7 @@ fn create(
     request: &HttpRequest,
 ) -> Result<Value, ScimError> {
     let body: CreateConnection = parse(request)?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
-        return Err(ScimError::invalid_value(format!(
-            "name must be 1 to {MAX_NAME_LEN} characters."
-        )));
-    }
+    let name = valid_name(&body.name)?;
     let id = new_connection_id(random)?;
     let created_at = now.to_rfc3339();
     store.execute(
@@ -102,6 +98,33 @@ fn create(
         "created_at": created_at,
         "scim_base_url": format!("{origin}/scim/v2/{id}"),
     }))
+}
+
+/// A connection name, trimmed: 1 to [`MAX_NAME_LEN`] characters.
+pub fn valid_name(name: &str) -> Result<&str, ScimError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+        return Err(ScimError::invalid_value(format!(
+            "name must be 1 to {MAX_NAME_LEN} characters."
+        )));
+    }
+    Ok(name)
+}
+
+fn rename(
+    store: &dyn Store,
+    origin: &str,
+    id: &str,
+    request: &HttpRequest,
+) -> Result<Value, ScimError> {
+    let body: CreateConnection = parse(request)?;
+    let name = valid_name(&body.name)?;
+    get(store, origin, id)?;
+    store.execute(
+        "UPDATE connection SET name = ? WHERE id = ?",
+        &[name.into(), id.into()],
+    )?;
+    get(store, origin, id)
 }
 
 fn get(store: &dyn Store, origin: &str, id: &str) -> Result<Value, ScimError> {

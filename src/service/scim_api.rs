@@ -7,6 +7,8 @@ use super::group::{self, StoredGroup};
 use super::http::{HttpRequest, HttpResponse};
 use super::list_params::{projection_of, ListParams};
 use super::listing::ListQuery;
+use super::rate_limit::Bucket;
+use super::settings;
 use super::store::{transact, Store};
 use super::token::{self, Principal};
 use super::user::{self, Ctx, StoredUser};
@@ -15,7 +17,7 @@ use crate::scim::projection::Projection;
 use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
 
-/// Handles one SCIM request for a connection. All of its writes commit together, or none do.
+/// Handles one SCIM request for a connection without rate limiting (host tests, tools).
 pub fn handle(
     store: &dyn Store,
     random: &mut dyn Random,
@@ -23,7 +25,30 @@ pub fn handle(
     now: Timestamp,
     request: &HttpRequest,
 ) -> HttpResponse {
+    handle_limited(store, random, &mut Bucket::new(), base_url, now, request)
+}
+
+/// Handles one SCIM request for a connection: authentication, the connection's rate limit (one
+/// token of `limiter` per authenticated request), then the operation. All of its writes commit
+/// together, or none do.
+pub fn handle_limited(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    limiter: &mut Bucket,
+    base_url: &str,
+    now: Timestamp,
+    request: &HttpRequest,
+) -> HttpResponse {
     let ctx = Ctx { base_url, now };
+    let admitted = transact(store, || {
+        let principal = token::authenticate(store, now, request.header("authorization"))?;
+        limiter.take(now, settings::load(store)?.rate_limit)?;
+        Ok::<_, ScimError>(principal)
+    });
+    let principal = match admitted {
+        Ok(p) => p,
+        Err(e) => return e.into(),
+    };
     let is_bulk = request.method.eq_ignore_ascii_case("POST")
         && request
             .path
@@ -31,23 +56,13 @@ pub fn handle(
             .eq_ignore_ascii_case("/Bulk");
     if is_bulk {
         // Each operation of a Bulk request is atomic on its own (RFC 7644 §3.7).
-        let authenticated = transact(store, || {
-            token::authenticate(store, now, request.header("authorization"))
-        });
-        let principal = match authenticated {
-            Ok(p) => p,
-            Err(e) => return e.into(),
-        };
         let mut run = |sub: &HttpRequest| {
             transact(store, || route(store, random, &ctx, &principal, sub))
                 .unwrap_or_else(HttpResponse::from)
         };
         return bulk::handle(request, base_url, &mut run).unwrap_or_else(HttpResponse::from);
     }
-    let outcome = transact(store, || {
-        let principal = token::authenticate(store, now, request.header("authorization"))?;
-        route(store, random, &ctx, &principal, request)
-    });
+    let outcome = transact(store, || route(store, random, &ctx, &principal, request));
     outcome.unwrap_or_else(HttpResponse::from)
 }
 

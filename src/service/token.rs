@@ -14,6 +14,12 @@ use crate::scim::ScimError;
 /// Every token starts with this, so secret scanners and people can recognise one.
 pub const TOKEN_PREFIX: &str = "scim_";
 
+/// Live (unrevoked, unexpired) tokens a connection may have at once.
+pub const MAX_LIVE_TOKENS: i64 = 2;
+/// Shortest and longest token lifetimes, in seconds.
+pub const MIN_EXPIRES_IN: i64 = 15 * 60;
+pub const MAX_EXPIRES_IN: i64 = 10 * 365 * 24 * 3600;
+
 /// Scopes a token may carry; a token without explicit scopes gets all of them.
 pub const SCOPES: &[&str] = &["read:users", "write:users", "read:groups", "write:groups"];
 
@@ -81,11 +87,22 @@ pub fn issue(
 ) -> Result<IssuedToken, ScimError> {
     let scopes = parse_scopes(scopes)?;
     if let Some(seconds) = expires_in {
-        if !(60..=10 * 365 * 24 * 3600).contains(&seconds) {
-            return Err(ScimError::invalid_value(
-                "expires_in must be between 60 seconds and 10 years.",
-            ));
+        if !(MIN_EXPIRES_IN..=MAX_EXPIRES_IN).contains(&seconds) {
+            return Err(ScimError::invalid_value(format!(
+                "expires_in must be between {MIN_EXPIRES_IN} seconds (15 minutes) and {MAX_EXPIRES_IN} seconds (10 years)."
+            )));
         }
+    }
+    // Two live tokens allow rotation without downtime: issue the new one, switch the IdP over,
+    // revoke the old one.
+    if live_count(store, now)? >= MAX_LIVE_TOKENS {
+        return Err(ScimError::new(
+            409,
+            None,
+            format!(
+                "This connection already has {MAX_LIVE_TOKENS} active tokens; revoke one before issuing another."
+            ),
+        ));
     }
     let mut secret = [0u8; 32];
     random.fill(&mut secret)?;
@@ -204,7 +221,7 @@ pub fn authenticate(
     })
 }
 
-/// Counts live tokens; used by tests and the admin listing.
+/// Counts live tokens.
 pub fn live_count(store: &dyn Store, now: Timestamp) -> Result<i64, ScimError> {
     let row = store.query_one(
         "SELECT count(*) FROM token WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",

@@ -152,11 +152,11 @@ test('a write:users token cannot read users (403)', async () => {
   assertScimError(await scim(writer, 'POST', '/Users/.search', { schemas: [SEARCH_REQUEST] }), 403);
 });
 
-test('token lifetime: expires_in below 60 is 400; expires_at = created_at + expires_in', async () => {
-  for (const expires_in of [59, 0, -60, 1, 10.5, '3600', 'never']) {
+test('token lifetime: expires_in below 15 minutes is 400; expires_at = created_at + expires_in', async () => {
+  for (const expires_in of [899, 60, 0, -60, 1, 10.5, '3600', 'never']) {
     assertAdminError(await admin(server, 'POST', `/connections/${a.id}/tokens`, { expires_in }), 400, 'invalid_request');
   }
-  for (const expires_in of [60, 3600, 90 * 24 * 3600]) {
+  for (const expires_in of [900, 3600, 90 * 24 * 3600]) {
     const res = await admin(server, 'POST', `/connections/${a.id}/tokens`, { expires_in });
     assert.equal(res.status, 201, res.text);
     const { created_at: created, expires_at: expires } = res.json;
@@ -166,5 +166,48 @@ test('token lifetime: expires_in below 60 is 400; expires_at = created_at + expi
     assert.equal(r.status, 200, r.text);
     const listed = await admin(server, 'GET', `/connections/${a.id}/tokens`);
     assert.equal(listed.json.tokens.find((t) => t.id === res.json.id).expires_at, expires);
+    // Revoke it again: a connection holds at most two live tokens.
+    assert.equal((await admin(server, 'DELETE', `/connections/${a.id}/tokens/${res.json.id}`)).status, 204);
   }
+});
+
+test('rotation: two live tokens work side by side, a third is refused until one is revoked', async () => {
+  const c = await newConnection(server, 'Rotation');
+  const second = await admin(server, 'POST', `/connections/${c.id}/tokens`, {});
+  assert.equal(second.status, 201, second.text);
+  for (const token of [c.token, second.json.token]) {
+    assert.equal((await scim({ base: c.base, token }, 'GET', '/Users')).status, 200);
+  }
+  const third = await admin(server, 'POST', `/connections/${c.id}/tokens`, {});
+  assertAdminError(third, 409, 'conflict');
+  assert.match(third.json.message, /2 active tokens/);
+  assert.equal((await admin(server, 'DELETE', `/connections/${c.id}/tokens/${c.tokenId}`)).status, 204);
+  assert.equal((await scim({ base: c.base, token: c.token }, 'GET', '/Users')).status, 401);
+  assert.equal((await scim({ base: c.base, token: second.json.token }, 'GET', '/Users')).status, 200);
+  assert.equal((await admin(server, 'POST', `/connections/${c.id}/tokens`, {})).status, 201);
+});
+
+test('rate limit: excess requests get 429 with Retry-After, and the limit is a setting', async () => {
+  const c = await newConnection(server, 'Limited');
+  const set = await admin(server, 'PATCH', `/connections/${c.id}`, { settings: { rate_limit: 5 } });
+  assert.equal(set.status, 200, set.text);
+  assert.equal(set.json.settings.rate_limit, 5);
+  const started = Date.now();
+  const results = await Promise.all(
+    Array.from({ length: 40 }, () => scim(c, 'GET', '/ServiceProviderConfig')),
+  );
+  const seconds = (Date.now() - started) / 1000;
+  const limited = results.filter((r) => r.status === 429);
+  const passed = results.filter((r) => r.status === 200).length;
+  assert.equal(passed + limited.length, 40);
+  // A burst of twice the rate (10), plus 5/s refilled while the requests ran.
+  assert.ok(passed >= 10, `the burst must pass, got ${passed}`);
+  assert.ok(passed <= 10 + Math.ceil(5 * seconds) + 1, `${passed} passed in ${seconds}s over a 5/s limit`);
+  for (const r of limited) {
+    assertScimError(r, 429);
+    assert.match(r.headers.get('retry-after') ?? '', /^[1-9][0-9]*$/);
+  }
+  // Another connection is not affected.
+  const other = await newConnection(server, 'Unlimited');
+  assert.equal((await scim(other, 'GET', '/ServiceProviderConfig')).status, 200);
 });
