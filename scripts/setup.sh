@@ -30,10 +30,11 @@ if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.
   npm ci --no-audit --no-fund
 fi
 
-if [ ! -f .dev.vars ]; then
-  umask 077
-  {
-    echo "ADMIN_TOKEN=$(head -c 32 /dev/urandom | base64 | tr -d '/+=' | head -c 40)"
-  } > .dev.vars
-  echo "setup: wrote .dev.vars with a fresh random ADMIN_TOKEN"
-fi
+# Local secrets: each one that .dev.vars lacks gets a fresh random value.
+random_secret() { head -c 32 /dev/urandom | base64 | tr -d '/+=' | head -c 40; }
+for name in ADMIN_TOKEN APP_API_TOKEN; do
+  if ! grep -q "^$name=" .dev.vars 2>/dev/null; then
+    (umask 077; echo "$name=$(random_secret)" >> .dev.vars)
+    echo "setup: added a fresh random $name to .dev.vars"
+  fi
+done

@@ -81,19 +81,21 @@ function prepareBundle() {
 
 /**
  * Starts the worker. `persistTo` keeps state across restarts when given.
- * Returns { url, adminToken, persistTo, stop() }.
+ * Returns { url, adminToken, appToken, persistTo, stop() }.
  */
-export async function startWorker({ persistTo, adminToken } = {}) {
+export async function startWorker({ persistTo, adminToken, appToken } = {}) {
   const { config } = prepareBundle();
   const port = await freePort();
   const dir = persistTo ?? mkdtempSync(join(tmpdir(), 'scim-edge-e2e-'));
   const token = adminToken ?? `adm_${randomBytes(24).toString('hex')}`;
+  const appSecret = appToken ?? `app_${randomBytes(24).toString('hex')}`;
   const wrangler = join(ROOT, 'node_modules', '.bin', 'wrangler');
   const child = spawn(
     wrangler,
     [
       'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', dir,
-      '--var', `ADMIN_TOKEN:${token}`, '--show-interactive-dev-session=false',
+      '--var', `ADMIN_TOKEN:${token}`, '--var', `APP_API_TOKEN:${appSecret}`,
+      '--show-interactive-dev-session=false',
       '--inspector-port', String(await freePort()),
     ],
     { cwd: ROOT, env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
@@ -124,6 +126,7 @@ export async function startWorker({ persistTo, adminToken } = {}) {
   return {
     url,
     adminToken: token,
+    appToken: appSecret,
     persistTo: dir,
     log: () => log,
     async stop({ keepState = Boolean(persistTo) } = {}) {
@@ -166,6 +169,11 @@ export async function call(url, method, token, body, headers = {}) {
 }
 
 /** An admin API call; `token` null sends no Authorization header. */
+/** The app's runtime API: `path` below `/v1`. */
+export function app(server, method, path, body, token = server.appToken) {
+  return call(`${server.url}/v1${path}`, method, token, body, { 'content-type': 'application/json' });
+}
+
 export function admin(server, method, path, body, token = server.adminToken) {
   return call(`${server.url}/admin/v1${path}`, method, token, body, { 'content-type': 'application/json' });
 }
