@@ -85,7 +85,9 @@ test('get a connection by id returns what create returned; unknown and malformed
   const created = await createConnection('Globex');
   const got = await admin(server, 'GET', `/connections/${created.id}`);
   assert.equal(got.status, 200, got.text);
-  assert.deepEqual(got.json, created);
+  // Everything create returned, plus the connection's settings and live token count.
+  assert.deepEqual({ ...got.json, settings: undefined, active_tokens: undefined }, { ...created, settings: undefined, active_tokens: undefined });
+  assert.equal(typeof got.json.settings, 'object');
 
   assertAdminError(await admin(server, 'GET', `/connections/${unknownConnectionId()}`), 404, 'not_found');
   assertAdminError(await admin(server, 'GET', '/connections/not-a-connection'), 404, 'not_found');
@@ -288,4 +290,30 @@ test('deleting a connection: 204, then its SCIM URL answers exactly like a never
 test('deleting an unknown connection is 404; unknown admin routes are 404 JSON', async () => {
   assertAdminError(await admin(server, 'DELETE', `/connections/${unknownConnectionId()}`), 404, 'not_found');
   assertAdminError(await admin(server, 'GET', '/nothing-here'), 404, 'not_found');
+});
+
+test('connection settings: defaults, update with validation listing every problem, rename', async () => {
+  const created = await createConnection('Settings Co');
+  const got = await admin(server, 'GET', `/connections/${created.id}`);
+  assert.equal(got.status, 200, got.text);
+  assert.deepEqual(got.json.settings, { idp: 'generic', user_identifier: 'userName', rate_limit: 50 });
+  assert.equal(got.json.active_tokens, 0);
+  const bad = await admin(server, 'PATCH', `/connections/${created.id}`, {
+    settings: { idp: 'myspace', user_identifier: 'email', rate_limit: 0 },
+  });
+  assertAdminError(bad, 400, 'invalid_request');
+  for (const field of ['idp', 'user_identifier', 'rate_limit']) assert.match(bad.json.message, new RegExp(field));
+  assertAdminError(await admin(server, 'PATCH', `/connections/${created.id}`, { colour: 'red' }), 400, 'invalid_request');
+  assertAdminError(await admin(server, 'PATCH', `/connections/${created.id}`, { name: '' }), 400, 'invalid_request');
+  const unchanged = await admin(server, 'GET', `/connections/${created.id}`);
+  assert.deepEqual(unchanged.json, got.json, 'a refused update changes nothing');
+  const updated = await admin(server, 'PATCH', `/connections/${created.id}`, {
+    name: 'Settings Co (EU)', settings: { idp: 'entra', rate_limit: 30 },
+  });
+  assert.equal(updated.status, 200, updated.text);
+  assert.equal(updated.json.name, 'Settings Co (EU)');
+  assert.deepEqual(updated.json.settings, { idp: 'entra', user_identifier: 'userName', rate_limit: 30 });
+  const listed = await admin(server, 'GET', '/connections?limit=100');
+  assert.equal(listed.json.connections.find((c) => c.id === created.id).name, 'Settings Co (EU)');
+  assertAdminError(await admin(server, 'PATCH', `/connections/${unknownConnectionId()}`, { name: 'x' }), 404, 'not_found');
 });
