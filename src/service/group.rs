@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::clock::{new_uuid, Random};
 use super::filter_sql;
-use super::listing::{self, fold_case, ListQuery, Page, Table};
+use super::listing::{self, fold_case, taken, ListQuery, Page, Table};
 use super::membership::{self, Member};
 use super::store::{int, text, Row, Store};
 use super::user::{check_version, Ctx};
@@ -115,22 +115,21 @@ fn keys_of(resource: &Value) -> Result<Keys, ScimError> {
 }
 
 fn check_unique(store: &dyn Store, keys: &Keys, except_id: &str) -> Result<(), ScimError> {
-    let taken = store.query_one(
-        "SELECT 1 FROM scim_group WHERE display_name_key = ? AND id != ?",
-        &[fold_case(&keys.display_name).into(), except_id.into()],
-    )?;
-    if taken.is_some() {
+    let name_key = fold_case(&keys.display_name);
+    if taken(
+        store,
+        "scim_group",
+        "display_name_key",
+        &name_key,
+        except_id,
+    )? {
         return Err(ScimError::uniqueness(format!(
             "A group named '{}' already exists in this connection.",
             keys.display_name
         )));
     }
     if let Some(external_id) = &keys.external_id {
-        let taken = store.query_one(
-            "SELECT 1 FROM scim_group WHERE external_id = ? AND id != ?",
-            &[external_id.clone().into(), except_id.into()],
-        )?;
-        if taken.is_some() {
+        if taken(store, "scim_group", "external_id", external_id, except_id)? {
             return Err(ScimError::uniqueness(format!(
                 "externalId '{external_id}' is already in use by a group of this connection."
             )));

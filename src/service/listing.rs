@@ -45,6 +45,22 @@ pub fn fold_case(s: &str) -> String {
     s.to_lowercase()
 }
 
+/// Whether a row of `table` other than `except_id` already holds `value` in `column` (both
+/// names are the service's own constants, never client input).
+pub fn taken(
+    store: &dyn Store,
+    table: &str,
+    column: &str,
+    value: &str,
+    except_id: &str,
+) -> Result<bool, ScimError> {
+    let row = store.query_one(
+        &format!("SELECT 1 FROM {table} WHERE {column} = ? AND id != ?"),
+        &[value.into(), except_id.into()],
+    )?;
+    Ok(row.is_some())
+}
+
 /// Lists `table`: `load` turns a row into an item, `visible` renders an item as clients see it
 /// (what filters and sorts look at).
 pub fn list<T>(

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::clock::{new_uuid, Random, Timestamp};
 use super::filter_sql;
-use super::listing::{self, fold_case, ListQuery, Page, Table};
+use super::listing::{self, fold_case, taken, ListQuery, Page, Table};
 use super::membership;
 use super::store::{int, text, Row, Store};
 use crate::scim::filter::AttrPath;
@@ -128,22 +128,14 @@ fn keys_of(resource: &Value) -> Result<Keys, ScimError> {
 /// 409 when another user of this connection holds the userName or externalId.
 fn check_unique(store: &dyn Store, keys: &Keys, except_id: Option<&str>) -> Result<(), ScimError> {
     let except = except_id.unwrap_or_default();
-    let taken = store.query_one(
-        "SELECT 1 FROM user WHERE user_name_key = ? AND id != ?",
-        &[keys.user_name_key.clone().into(), except.into()],
-    )?;
-    if taken.is_some() {
+    if taken(store, "user", "user_name_key", &keys.user_name_key, except)? {
         return Err(ScimError::uniqueness(format!(
             "userName '{}' is already in use in this connection (userName is unique, case-insensitively).",
             keys.user_name
         )));
     }
     if let Some(external_id) = &keys.external_id {
-        let taken = store.query_one(
-            "SELECT 1 FROM user WHERE external_id = ? AND id != ?",
-            &[external_id.clone().into(), except.into()],
-        )?;
-        if taken.is_some() {
+        if taken(store, "user", "external_id", external_id, except)? {
             return Err(ScimError::uniqueness(format!(
                 "externalId '{external_id}' is already in use in this connection."
             )));
