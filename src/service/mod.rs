@@ -4,11 +4,13 @@
 pub mod bulk;
 pub mod clock;
 pub mod connection;
+pub mod endpoint;
 pub mod filter_sql;
 pub mod group;
 pub mod http;
 pub mod list_params;
 pub mod listing;
+pub mod mapping;
 pub mod membership;
 pub mod migration;
 pub mod rate_limit;

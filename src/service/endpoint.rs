@@ -1,0 +1,343 @@
+//! The SCIM routes of one resource type (`/Users`, `/Groups`): the same protocol for each, over
+//! what the type's module provides (RFC 7644 §3.3–§3.6, §3.4.3, §3.9, §3.14).
+
+use serde_json::Value;
+
+use super::clock::Random;
+use super::group::{self, StoredGroup};
+use super::http::{HttpRequest, HttpResponse};
+use super::list_params::{projection_of, ListParams};
+use super::listing::{ListQuery, Page};
+use super::store::Store;
+use super::token::Principal;
+use super::user::{self, Ctx, StoredUser};
+use crate::scim::discovery;
+use crate::scim::projection::Projection;
+use crate::scim::schema::ResourceKind;
+use crate::scim::ScimError;
+
+/// What the routes need of one resource type. `shown` says what the response will carry, so
+/// a type can skip loading what is not shown (Group members).
+pub trait Resources {
+    type Item;
+    const KIND: ResourceKind;
+    const READ_SCOPE: &'static str;
+    const WRITE_SCOPE: &'static str;
+
+    fn list(
+        store: &dyn Store,
+        ctx: &Ctx,
+        query: &ListQuery,
+        shown: &Projection,
+    ) -> Result<Page<Self::Item>, ScimError>;
+    fn get(store: &dyn Store, id: &str, shown: &Projection) -> Result<Self::Item, ScimError>;
+    fn create(
+        store: &dyn Store,
+        ctx: &Ctx,
+        random: &mut dyn Random,
+        body: &Value,
+    ) -> Result<Self::Item, ScimError>;
+    fn replace(
+        store: &dyn Store,
+        ctx: &Ctx,
+        id: &str,
+        if_match: Option<&str>,
+        body: &Value,
+        shown: &Projection,
+    ) -> Result<Self::Item, ScimError>;
+    fn modify(
+        store: &dyn Store,
+        ctx: &Ctx,
+        id: &str,
+        if_match: Option<&str>,
+        body: &Value,
+        shown: &Projection,
+    ) -> Result<Self::Item, ScimError>;
+    fn delete(
+        store: &dyn Store,
+        ctx: &Ctx,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), ScimError>;
+    fn render(item: &Self::Item, base_url: &str) -> Value;
+    fn etag(item: &Self::Item) -> String;
+    fn id(item: &Self::Item) -> &str;
+}
+
+pub struct Users;
+pub struct Groups;
+
+impl Resources for Users {
+    type Item = StoredUser;
+    const KIND: ResourceKind = ResourceKind::User;
+    const READ_SCOPE: &'static str = "read:users";
+    const WRITE_SCOPE: &'static str = "write:users";
+
+    fn list(
+        store: &dyn Store,
+        ctx: &Ctx,
+        query: &ListQuery,
+        _: &Projection,
+    ) -> Result<Page<StoredUser>, ScimError> {
+        user::list(store, ctx, query)
+    }
+    fn get(store: &dyn Store, id: &str, _: &Projection) -> Result<StoredUser, ScimError> {
+        user::get(store, id)
+    }
+    fn create(
+        store: &dyn Store,
+        ctx: &Ctx,
+        random: &mut dyn Random,
+        body: &Value,
+    ) -> Result<StoredUser, ScimError> {
+        user::create(store, ctx, random, body)
+    }
+    fn replace(
+        store: &dyn Store,
+        ctx: &Ctx,
+        id: &str,
+        if_match: Option<&str>,
+        body: &Value,
+        _: &Projection,
+    ) -> Result<StoredUser, ScimError> {
+        user::replace(store, ctx, id, if_match, body)
+    }
+    fn modify(
+        store: &dyn Store,
+        ctx: &Ctx,
+        id: &str,
+        if_match: Option<&str>,
+        body: &Value,
+        _: &Projection,
+    ) -> Result<StoredUser, ScimError> {
+        user::modify(store, ctx, id, if_match, body)
+    }
+    fn delete(
+        store: &dyn Store,
+        ctx: &Ctx,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), ScimError> {
+        user::delete(store, ctx, id, if_match)
+    }
+    fn render(item: &StoredUser, base_url: &str) -> Value {
+        item.to_scim(base_url)
+    }
+    fn etag(item: &StoredUser) -> String {
+        item.etag()
+    }
+    fn id(item: &StoredUser) -> &str {
+        &item.id
+    }
+}
+
+/// Whether a response with this projection shows group members.
+fn members_shown(shown: &Projection) -> bool {
+    shown.wants(ResourceKind::Group, "members")
+}
+
+impl Resources for Groups {
+    type Item = StoredGroup;
+    const KIND: ResourceKind = ResourceKind::Group;
+    const READ_SCOPE: &'static str = "read:groups";
+    const WRITE_SCOPE: &'static str = "write:groups";
+
+    fn list(
+        store: &dyn Store,
+        ctx: &Ctx,
+        query: &ListQuery,
+        shown: &Projection,
+    ) -> Result<Page<StoredGroup>, ScimError> {
+        group::list(store, ctx, query, members_shown(shown))
+    }
+    fn get(store: &dyn Store, id: &str, shown: &Projection) -> Result<StoredGroup, ScimError> {
+        group::get(store, id, members_shown(shown))
+    }
+    fn create(
+        store: &dyn Store,
+        ctx: &Ctx,
+        random: &mut dyn Random,
+        body: &Value,
+    ) -> Result<StoredGroup, ScimError> {
+        group::create(store, ctx, random, body)
+    }
+    fn replace(
+        store: &dyn Store,
+        ctx: &Ctx,
+        id: &str,
+        if_match: Option<&str>,
+        body: &Value,
+        shown: &Projection,
+    ) -> Result<StoredGroup, ScimError> {
+        group::replace(store, ctx, id, if_match, body, members_shown(shown))
+    }
+    fn modify(
+        store: &dyn Store,
+        ctx: &Ctx,
+        id: &str,
+        if_match: Option<&str>,
+        body: &Value,
+        shown: &Projection,
+    ) -> Result<StoredGroup, ScimError> {
+        group::modify(store, ctx, id, if_match, body, members_shown(shown))
+    }
+    fn delete(
+        store: &dyn Store,
+        ctx: &Ctx,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), ScimError> {
+        group::delete(store, ctx, id, if_match)
+    }
+    fn render(item: &StoredGroup, base_url: &str) -> Value {
+        item.to_scim(base_url)
+    }
+    fn etag(item: &StoredGroup) -> String {
+        item.etag()
+    }
+    fn id(item: &StoredGroup) -> &str {
+        &item.id
+    }
+}
+
+pub fn require(principal: &Principal, scope: &str) -> Result<(), ScimError> {
+    if principal.scopes.iter().any(|s| s == scope) {
+        Ok(())
+    } else {
+        Err(ScimError::forbidden(format!(
+            "This token lacks the '{scope}' scope."
+        )))
+    }
+}
+
+pub fn not_allowed(method: &str, request: &HttpRequest, allow: &'static str) -> ScimError {
+    ScimError::method_not_allowed(
+        format!(
+            "{method} is not supported on {}; use {allow}.",
+            request.path
+        ),
+        allow,
+    )
+}
+
+/// `If-None-Match` on GET (RFC 7644 §3.14).
+fn not_modified(request: &HttpRequest, etag: &str) -> bool {
+    request.header("if-none-match").is_some_and(|tags| {
+        tags.split(',')
+            .map(str::trim)
+            .any(|t| t == etag || t == "*")
+    })
+}
+
+/// A page of resources rendered with a projection, as the ListResponse's `Resources`.
+pub fn rendered<R: Resources>(
+    page: &Page<R::Item>,
+    base_url: &str,
+    shown: &Projection,
+) -> Vec<Value> {
+    page.items
+        .iter()
+        .map(|item| {
+            let mut body = R::render(item, base_url);
+            shown.apply(R::KIND, &mut body);
+            body
+        })
+        .collect()
+}
+
+fn list_response<R: Resources>(
+    store: &dyn Store,
+    ctx: &Ctx,
+    query: &ListQuery,
+    shown: &Projection,
+) -> Result<HttpResponse, ScimError> {
+    let page = R::list(store, ctx, query, shown)?;
+    let resources = rendered::<R>(&page, ctx.base_url, shown);
+    Ok(HttpResponse::scim_json(
+        200,
+        &discovery::list_response(resources, page.total_results, page.start_index),
+    ))
+}
+
+fn one<R: Resources>(
+    status: u16,
+    item: &R::Item,
+    base_url: &str,
+    shown: &Projection,
+) -> HttpResponse {
+    let mut body = R::render(item, base_url);
+    shown.apply(R::KIND, &mut body);
+    HttpResponse::scim_json(status, &body).with_header("etag", R::etag(item))
+}
+
+/// `/{Resources}` and `/{Resources}/{id}` (and `/{Resources}/.search`) for one resource type;
+/// `segments` is the path below the base URL, starting with the endpoint's name.
+pub fn route<R: Resources>(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    ctx: &Ctx,
+    principal: &Principal,
+    request: &HttpRequest,
+    method: &str,
+    segments: &[&str],
+) -> Result<HttpResponse, ScimError> {
+    let reading = method == "GET" || segments.get(1) == Some(&".search");
+    require(
+        principal,
+        if reading {
+            R::READ_SCOPE
+        } else {
+            R::WRITE_SCOPE
+        },
+    )?;
+    let base = ctx.base_url;
+    let if_match = request.header("if-match");
+    match (method, segments) {
+        (m, [_, ".search"]) if m != "POST" => Err(not_allowed(method, request, "POST")),
+        ("GET", [_]) => {
+            let (query, shown) = ListParams::from_query(request)?.into_query(R::KIND)?;
+            list_response::<R>(store, ctx, &query, &shown)
+        }
+        ("POST", [_, ".search"]) => {
+            let params = ListParams::from_body(&request.json_body()?)?;
+            let (query, shown) = params.into_query(R::KIND)?;
+            list_response::<R>(store, ctx, &query, &shown)
+        }
+        ("POST", [endpoint]) => {
+            let shown = projection_of(request, R::KIND)?;
+            let created = R::create(store, ctx, random, &request.json_body()?)?;
+            let location = format!("{base}/{endpoint}/{}", R::id(&created));
+            Ok(one::<R>(201, &created, base, &shown).with_header("location", location))
+        }
+        ("GET", [_, id]) => {
+            let shown = projection_of(request, R::KIND)?;
+            let found = R::get(store, id, &shown)?;
+            if not_modified(request, &R::etag(&found)) {
+                return Ok(HttpResponse::empty(304).with_header("etag", R::etag(&found)));
+            }
+            Ok(one::<R>(200, &found, base, &shown))
+        }
+        ("PUT", [_, id]) => {
+            let shown = projection_of(request, R::KIND)?;
+            let body = request.json_body()?;
+            let updated = R::replace(store, ctx, id, if_match, &body, &shown)?;
+            Ok(one::<R>(200, &updated, base, &shown))
+        }
+        ("PATCH", [_, id]) => {
+            let shown = projection_of(request, R::KIND)?;
+            let body = request.json_body()?;
+            let updated = R::modify(store, ctx, id, if_match, &body, &shown)?;
+            Ok(one::<R>(200, &updated, base, &shown))
+        }
+        ("DELETE", [_, id]) => {
+            R::delete(store, ctx, id, if_match)?;
+            Ok(HttpResponse::empty(204))
+        }
+        (_, [_]) => Err(not_allowed(method, request, "GET, POST")),
+        (_, [_, _]) => Err(not_allowed(method, request, "GET, PUT, PATCH, DELETE")),
+        _ => Err(ScimError::not_found(format!(
+            "No SCIM endpoint at '{}'.",
+            request.path
+        ))),
+    }
+}
