@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, idempotently: the wasm32 target, worker-build and a
 # wasm-bindgen-cli of exactly the locked wasm-bindgen version, the npm packages (wrangler, workerd,
-# binaryen, esbuild, Node 22), and .dev.vars with a fresh ADMIN_TOKEN when it is missing.
+# binaryen, esbuild, Node 22, playwright-core), Debian's chromium for the browser test, and
+# .dev.vars with a fresh ADMIN_TOKEN when it is missing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -28,6 +29,20 @@ fi
 if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund
+fi
+
+# Debian's Chromium for the browser test of the setup page (tests/e2e/setup-page.test.mjs);
+# playwright-core drives it and never downloads a browser of its own. Without apt the test skips.
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -ne 0 ]; then
+    echo "setup: /usr/bin/chromium is missing; run 'sudo apt-get install chromium' for the browser test (skipped until then)"
+  elif command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian chromium (once)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q && apt-get install -y -q chromium
+  else
+    echo "setup: no apt-get and no /usr/bin/chromium: the browser test will be skipped"
+  fi
 fi
 
 # Local secrets: each one that .dev.vars lacks gets a fresh random value.

@@ -8,6 +8,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 use super::http::{to_platform, to_service};
 use super::store::DoStore;
 use crate::scim::ScimError;
+use crate::service::app_api;
 use crate::service::clock::{OsRandom, Timestamp};
 use crate::service::connection::{admin_error, handle_admin, is_initialized};
 use crate::service::http::{HttpResponse, MAX_BODY_BYTES};
@@ -74,6 +75,38 @@ impl DurableObject for Connection {
                 &request,
             );
             return to_platform(response);
+        }
+        if let Some(rest) = path.strip_prefix("/setup") {
+            // The public setup page of a one-time link (service::setup); synchronous, like SCIM.
+            let base_url = req.headers().get(BASE_URL_HEADER)?.unwrap_or_default();
+            let method = req.method().to_string();
+            let response = match to_service(&mut req, rest).await? {
+                Ok(request) if self.initialized.get() => {
+                    crate::service::setup::handle(&store, &mut OsRandom, now(), &base_url, &request)
+                }
+                // Never created, deleted, or an oversized body: the same answer as a dead link.
+                _ => crate::service::setup::invalid_link(&method, rest),
+            };
+            return to_platform(response);
+        }
+        if let Some(rest) = path.strip_prefix("/app") {
+            let base_url = req.headers().get(BASE_URL_HEADER)?.unwrap_or_default();
+            let request = match to_service(&mut req, rest).await? {
+                Ok(r) => r,
+                Err(_) => {
+                    return to_platform(admin_error(&ScimError::payload_too_large(MAX_BODY_BYTES)))
+                }
+            };
+            if !self.initialized.get() {
+                return to_platform(admin_error(&ScimError::not_found("Connection not found.")));
+            }
+            return to_platform(app_api::handle(
+                &store,
+                &mut OsRandom,
+                &base_url,
+                now(),
+                &request,
+            ));
         }
         if let Some(rest) = path.strip_prefix("/admin") {
             if rest == "/destroy" {

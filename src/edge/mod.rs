@@ -29,8 +29,24 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
         ["scim", "v2", connection_id, ..] => scim(req, &env, &url, connection_id).await,
+        ["setup", connection_id, ..] => setup_link(req, &env, &url, connection_id).await,
+        ["v1", "connections", connection_id, rest @ ..] => {
+            if !bearer_matches(&req, &env, "APP_API_TOKEN") {
+                return to_platform(
+                    admin_error(&ScimError::unauthorized())
+                        .with_header("www-authenticate", "Bearer realm=\"app\""),
+                );
+            }
+            app(req, &env, &url, connection_id, rest).await
+        }
+        // The API description is public, like any API reference.
+        ["admin", "v1", "openapi.json"] if req.method() == Method::Get => {
+            let mut response = HttpResponse::plain_json(200, &serde_json::Value::Null);
+            response.body = crate::service::openapi::DOCUMENT.as_bytes().to_vec();
+            to_platform(response)
+        }
         ["admin", "v1", rest @ ..] => {
-            if !admin_authorized(&req, &env) {
+            if !bearer_matches(&req, &env, "ADMIN_TOKEN") {
                 return to_platform(
                     admin_error(&ScimError::unauthorized())
                         .with_header("www-authenticate", "Bearer realm=\"admin\""),
@@ -75,6 +91,27 @@ async fn scim(req: Request, env: &Env, url: &Url, connection_id: &str) -> Result
         .await
 }
 
+/// Routes `/setup/{connection_id}/…` (the self-service setup page; the link's secret is its
+/// credential) to that connection's object.
+async fn setup_link(req: Request, env: &Env, url: &Url, connection_id: &str) -> Result<Response> {
+    let prefix = format!("/setup/{connection_id}");
+    let rest = url
+        .path()
+        .strip_prefix(&prefix)
+        .unwrap_or_default()
+        .to_owned();
+    if !is_connection_id(connection_id) {
+        let method = req.method().to_string();
+        return to_platform(crate::service::setup::invalid_link(&method, &rest));
+    }
+    let base_url = format!("{}/scim/v2/{connection_id}", origin(url));
+    let target = format!("https://connection/setup{rest}");
+    let forwarded = forward(&req, &target, &[(connection::BASE_URL_HEADER, &base_url)])?;
+    connection_stub(env, connection_id)?
+        .fetch_with_request(forwarded)
+        .await
+}
+
 fn connection_stub(env: &Env, connection_id: &str) -> Result<Stub> {
     env.durable_object("CONNECTION")?
         .id_from_name(connection_id)?
@@ -87,9 +124,32 @@ fn registry_stub(env: &Env) -> Result<Stub> {
         .get_stub()
 }
 
-/// `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time over SHA-256 digests.
-fn admin_authorized(req: &Request, env: &Env) -> bool {
-    let Ok(expected) = env.secret("ADMIN_TOKEN").map(|s| s.to_string()) else {
+/// The app's runtime API (`/v1/connections/{id}/…`): routed to the connection's object.
+async fn app(
+    req: Request,
+    env: &Env,
+    url: &Url,
+    connection_id: &str,
+    rest: &[&str],
+) -> Result<Response> {
+    if !is_connection_id(connection_id) {
+        return to_platform(admin_error(&ScimError::not_found(format!(
+            "Connection {connection_id} not found."
+        ))));
+    }
+    let base_url = format!("{}/scim/v2/{connection_id}", origin(url));
+    let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let target = format!("https://connection/app/{}{query}", rest.join("/"));
+    let forwarded = forward(&req, &target, &[(connection::BASE_URL_HEADER, &base_url)])?;
+    connection_stub(env, connection_id)?
+        .fetch_with_request(forwarded)
+        .await
+}
+
+/// `Authorization: Bearer <secret>` for the secret named `name`, compared in constant time over
+/// SHA-256 digests. An unset or empty secret matches nothing.
+fn bearer_matches(req: &Request, env: &Env, name: &str) -> bool {
+    let Ok(expected) = env.secret(name).map(|s| s.to_string()) else {
         return false;
     };
     if expected.is_empty() {
@@ -239,6 +299,24 @@ async fn admin(req: Request, env: &Env, url: &Url, rest: &[&str]) -> Result<Resp
                 .fetch_with_request(internal_request(Method::Post, "/admin/destroy", None)?)
                 .await?;
             registry.fetch_with_request(to_registry(&req, &path)?).await
+        }
+        (Method::Post, ["connections", id, "setup-links"]) => {
+            if !is_connection_id(id) {
+                return to_platform(admin_error(&ScimError::not_found(format!(
+                    "Connection {id} not found."
+                ))));
+            }
+            let target = "https://connection/admin/setup-links";
+            let origin_header = (crate::service::setup::ORIGIN_HEADER, origin.as_str());
+            connection_stub(env, id)?
+                .fetch_with_request(forward(&req, target, &[origin_header])?)
+                .await
+        }
+        (_, ["connections", id, "mapping", tail @ ..]) if is_connection_id(id) => {
+            let target = format!("https://connection/admin/mapping/{}{query}", tail.join("/"));
+            connection_stub(env, id)?
+                .fetch_with_request(forward(&req, &target, &[])?)
+                .await
         }
         (_, ["connections", id, "tokens", tail @ ..]) => {
             if !is_connection_id(id) {

@@ -95,8 +95,8 @@ pub struct InitRequest {
 }
 
 /// Admin operations routed into the connection's object: `POST /init`, `GET`/`PATCH /connection`,
-/// `POST /tokens`, `GET /tokens`, `DELETE /tokens/{id}`. The admin token was checked by the
-/// caller.
+/// `POST /tokens`, `GET /tokens`, `DELETE /tokens/{id}`, `POST /setup-links`. The admin token was
+/// checked by the caller.
 pub fn handle_admin(
     store: &dyn Store,
     random: &mut dyn Random,
@@ -104,6 +104,9 @@ pub fn handle_admin(
     request: &HttpRequest,
 ) -> HttpResponse {
     let segments: Vec<&str> = request.path.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.first() == Some(&"mapping") {
+        return super::app_api::handle_mapping_admin(store, request, &segments);
+    }
     let result = match (request.method.as_str(), segments.as_slice()) {
         ("POST", ["init"]) => parse::<InitRequest>(request)
             .and_then(|r| init(store, &r.id, &r.name, &r.created_at).map(|()| json!({"ok": true})))
@@ -121,6 +124,9 @@ pub fn handle_admin(
             .and_then(|u| transact(store, || update(store, u)))
             .and_then(|()| describe(store, now))
             .map(|v| (200, v)),
+        ("POST", ["setup-links"]) => super::setup::create(store, random, now, request)
+            .and_then(|link| to_value(&link))
+            .map(|body| (201, body)),
         _ => Err(ScimError::not_found(format!(
             "No admin route {}.",
             request.path

@@ -59,6 +59,15 @@ const CONNECTION: &[&str] = &[
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     )",
+    // Self-service setup links (service::setup): only the SHA-256 of the secret is kept;
+    // `token_id` is the token a used link issued.
+    "CREATE TABLE IF NOT EXISTS setup_link (
+        hash BLOB PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT,
+        token_id TEXT
+    )",
 ];
 
 /// The registry's SQLite (a singleton Durable Object).

@@ -1,6 +1,7 @@
 //! The connection service: what one connection does with a request, over a [`store::Store`].
 //! Time and randomness come in as arguments; responses and effects come out.
 
+pub mod app_api;
 pub mod bulk;
 pub mod clock;
 pub mod connection;
@@ -13,10 +14,13 @@ pub mod listing;
 pub mod mapping;
 pub mod membership;
 pub mod migration;
+pub mod openapi;
 pub mod rate_limit;
 pub mod registry;
 pub mod scim_api;
 pub mod settings;
+pub mod setup;
+pub mod setup_page;
 pub mod store;
 pub mod token;
 pub mod user;

@@ -243,3 +243,41 @@ export const patchOp = (...Operations) => ({ schemas: [PATCH_OP], Operations });
 
 /** A connection id of the right shape that was never created. */
 export const unknownConnectionId = () => `con_${randomBytes(10).toString('hex')}`;
+
+export const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+export const BULK_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
+export const BULK_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:BulkResponse';
+
+/** Creates a group (`displayName`, member ids, `extra`) and asserts 201; returns the resource. */
+export async function createGroup(conn, displayName, memberIds = [], extra = {}) {
+  const res = await scim(conn, 'POST', '/Groups', {
+    schemas: [GROUP_SCHEMA], displayName, members: memberIds.map((value) => ({ value })), ...extra,
+  });
+  assert.equal(res.status, 201, `create group ${displayName}: ${res.status} ${res.text}`);
+  return res.json;
+}
+
+/**
+ * Creates `count` users through POST /Bulk in batches of at most 1,000 operations, userNames
+ * `${stem}${i}@${domain}`; asserts every operation is 201 and returns their ids in order.
+ */
+export async function bulkCreateUsers(conn, count, stem = 'bulk', domain = 'bulk.example') {
+  const ids = [];
+  for (let start = 0; start < count; start += 1000) {
+    const n = Math.min(1000, count - start);
+    const Operations = Array.from({ length: n }, (_, i) => ({
+      method: 'POST', path: '/Users', bulkId: `u${start + i}`,
+      data: { schemas: [USER_SCHEMA], userName: `${stem}${start + i}@${domain}` },
+    }));
+    const res = await scim(conn, 'POST', '/Bulk', { schemas: [BULK_REQUEST], Operations });
+    assert.equal(res.status, 200, res.text.slice(0, 500));
+    assert.equal(res.json.Operations.length, n);
+    const byBulkId = new Map(res.json.Operations.map((op) => [op.bulkId, op]));
+    for (let i = 0; i < n; i += 1) {
+      const op = byBulkId.get(`u${start + i}`);
+      assert.equal(op?.status, '201', JSON.stringify(op));
+      ids.push(op.location.split('/').pop());
+    }
+  }
+  return ids;
+}

@@ -1,0 +1,113 @@
+// The OpenAPI 3.1 document served at /admin/v1/openapi.json, checked against real responses:
+// every call below must be described by the document (path, method, status), and its body must
+// validate against the described schema (Ajv, JSON Schema 2020-12 as OpenAPI 3.1 uses).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import Ajv2020 from 'ajv/dist/2020.js';
+import { startWorker, admin, app, newConnection, scim, call, USER_SCHEMA } from './harness.mjs';
+
+let server;
+let doc;
+let ajv;
+before(async () => {
+  server = await startWorker();
+  const res = await call(`${server.url}/admin/v1/openapi.json`, 'GET');
+  assert.equal(res.status, 200, 'the document is served without authentication');
+  doc = res.json;
+  ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
+  ajv.addSchema(doc, 'openapi');
+});
+after(async () => { await server?.stop(); });
+
+const pointer = (...parts) => parts.map((p) => String(p).replaceAll('~', '~0').replaceAll('/', '~1')).join('/');
+const checked = new Set();
+
+/** Asserts that `res` (from `method` on the concrete `path`) matches the document. */
+function conforms(method, path, res) {
+  const bare = path.split('?')[0];
+  // Literal segments win over parameters (`/users/import` before `/users/{user_id}`).
+  const params = (t) => (t.match(/\{/g) ?? []).length;
+  const template = Object.keys(doc.paths)
+    .filter((t) => new RegExp(`^${t.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(bare))
+    .sort((a, b) => params(a) - params(b))[0];
+  assert.ok(template, `${method} ${bare} is not in the OpenAPI document`);
+  const operation = doc.paths[template][method.toLowerCase()];
+  assert.ok(operation, `${method} ${template} is not in the OpenAPI document`);
+  const response = operation.responses[String(res.status)];
+  assert.ok(response, `${method} ${template} does not describe status ${res.status}: ${res.text}`);
+  checked.add(`${method} ${template} ${res.status}`);
+  const schema = response.content?.['application/json']?.schema;
+  if (!schema) {
+    assert.equal(res.text, '', `${method} ${template} ${res.status} has no body in the document`);
+    return;
+  }
+  const ref = `openapi#/${pointer('paths', template, method.toLowerCase(), 'responses', res.status, 'content', 'application/json', 'schema')}`;
+  const validate = ajv.getSchema(ref);
+  assert.ok(validate(res.json), `${method} ${template} ${res.status}: ${ajv.errorsText(validate.errors)}\n${res.text}`);
+}
+
+test('the document is OpenAPI 3.1 with bearer security for both APIs', () => {
+  assert.equal(doc.openapi, '3.1.0');
+  assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['adminToken', 'appToken']);
+});
+
+test('admin API responses match the document', async () => {
+  const A = async (method, path, body, token) => {
+    const res = await admin(server, method, path, body, token);
+    conforms(method, `/admin/v1${path}`, res);
+    return res;
+  };
+  const created = await A('POST', '/connections', { name: 'OpenAPI Co' });
+  const id = created.json.id;
+  await A('POST', '/connections', { nope: 1 });
+  await A('GET', '/connections', undefined, 'wrong');
+  await A('GET', '/connections?limit=1');
+  await A('GET', `/connections/${id}`);
+  await A('GET', '/connections/con_00000000000000000000');
+  await A('PATCH', `/connections/${id}`, { settings: { idp: 'okta', rate_limit: 100 } });
+  await A('PATCH', `/connections/${id}`, { settings: { idp: 'nope' } });
+  const token = await A('POST', `/connections/${id}/tokens`, { scopes: ['read:users', 'write:users'] });
+  await A('POST', `/connections/${id}/tokens`, {});
+  await A('POST', `/connections/${id}/tokens`, {});
+  await A('GET', `/connections/${id}/tokens`);
+  await A('DELETE', `/connections/${id}/tokens/${token.json.id}`);
+  await A('GET', `/connections/${id}/mapping`);
+  await A('PUT', `/connections/${id}/mapping`, { rules: [{ scim: 'userName', app: 'username' }] });
+  await A('PUT', `/connections/${id}/mapping`, { rules: [{ scim: 'nope', app: 'username' }] });
+  await A('POST', `/connections/${id}/mapping/preview`, { user: { id: 'x', userName: 'u' } });
+  await A('DELETE', `/connections/${id}/mapping`);
+  await A('POST', `/connections/${id}/setup-links`, {});
+  const doomed = await A('POST', '/connections', { name: 'Doomed' });
+  await A('DELETE', `/connections/${doomed.json.id}`);
+});
+
+test('app API responses match the document', async () => {
+  const c = await newConnection(server, 'OpenAPI App');
+  const u = await scim(c, 'POST', '/Users', { schemas: [USER_SCHEMA], userName: 'o@openapi.example', emails: [{ value: 'o@openapi.example', primary: true }] });
+  const g = await scim(c, 'POST', '/Groups', { displayName: 'OA', members: [{ value: u.json.id }] });
+  const P = async (method, path, body, token) => {
+    const res = await app(server, method, path, body, token);
+    conforms(method, `/v1${path}`, res);
+    return res;
+  };
+  await P('GET', `/connections/${c.id}/users?limit=10`);
+  await P('GET', `/connections/${c.id}/users?limit=0`);
+  await P('GET', `/connections/${c.id}/users`, undefined, 'wrong');
+  await P('GET', `/connections/${c.id}/users/${u.json.id}`);
+  await P('GET', `/connections/${c.id}/users/nope`);
+  await P('GET', `/connections/${c.id}/users/${u.json.id}/groups`);
+  await P('GET', `/connections/${c.id}/groups`);
+  await P('GET', `/connections/${c.id}/groups/${g.json.id}`);
+  await P('POST', `/connections/${c.id}/users/import`, { users: [{ username: 'imp@openapi.example' }, {}] });
+  await P('POST', `/connections/${c.id}/users/import`, { users: 'nope' });
+});
+
+test('every operation in the document was exercised', () => {
+  for (const [template, methods] of Object.entries(doc.paths)) {
+    for (const method of Object.keys(methods)) {
+      if (template === '/admin/v1/openapi.json') continue;
+      const seen = [...checked].some((c) => c.startsWith(`${method.toUpperCase()} ${template} `));
+      assert.ok(seen, `${method.toUpperCase()} ${template} is documented but no test called it`);
+    }
+  }
+});
