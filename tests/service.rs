@@ -573,3 +573,71 @@ fn settings_are_validated_all_at_once() {
     );
     assert_eq!(scim_edge::service::settings::load(&f.store).unwrap(), s);
 }
+
+#[test]
+fn admin_changes_are_recorded_with_their_actor_and_never_a_secret() {
+    use scim_edge::service::connection::handle_admin;
+    let mut f = Fixture::new();
+    let admin_call = |f: &mut Fixture, method: &str, path: &str, body: &str| {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let request = HttpRequest {
+            method: method.into(),
+            path: path.into(),
+            query: query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+            ..HttpRequest::default()
+        };
+        handle_admin(&f.store, &mut f.random, NOW, &request)
+    };
+    let issued = admin_call(&mut f, "POST", "/tokens", r#"{"scopes": ["read:users"]}"#);
+    assert_eq!(issued.status, 201);
+    let secret = issued.json()["token"].as_str().unwrap().to_owned();
+    let token_id = issued.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        admin_call(&mut f, "DELETE", &format!("/tokens/{token_id}"), "").status,
+        204
+    );
+    let bad = admin_call(
+        &mut f,
+        "PATCH",
+        "/connection",
+        r#"{"settings": {"idp": "nope"}}"#,
+    );
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        admin_call(&mut f, "PATCH", "/connection", r#"{"name": "Renamed"}"#).status,
+        200
+    );
+    let log = admin_call(&mut f, "GET", "/events?limit=2", "");
+    assert_eq!(log.status, 200);
+    let page = log.json();
+    let types: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["token.created", "token.revoked"]);
+    assert_eq!(page["events"][0]["actor"], "admin");
+    assert_eq!(page["events"][0]["data"]["token_id"], token_id.as_str());
+    let next = page["next_after"].as_str().unwrap().to_owned();
+    let rest = admin_call(&mut f, "GET", &format!("/events?after={next}"), "").json();
+    let types: Vec<&str> = rest["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    // The refused update left no event.
+    assert_eq!(types, ["connection.updated"]);
+    assert!(rest["next_after"].is_null());
+    let dump = format!("{:?}", f.store.query("SELECT * FROM event", &[]).unwrap());
+    assert!(
+        !dump.contains(&secret),
+        "a token secret reached the event log"
+    );
+}

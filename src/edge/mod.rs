@@ -312,6 +312,12 @@ async fn admin(req: Request, env: &Env, url: &Url, rest: &[&str]) -> Result<Resp
                 .fetch_with_request(forward(&req, target, &[origin_header])?)
                 .await
         }
+        (Method::Get, ["connections", id, "events"]) if is_connection_id(id) => {
+            let target = format!("https://connection/admin/events{query}");
+            connection_stub(env, id)?
+                .fetch_with_request(forward(&req, &target, &[])?)
+                .await
+        }
         (_, ["connections", id, "mapping", tail @ ..]) if is_connection_id(id) => {
             let target = format!("https://connection/admin/mapping/{}{query}", tail.join("/"));
             connection_stub(env, id)?

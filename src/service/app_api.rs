@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::clock::{Random, Timestamp};
 use super::connection::{admin_error, parse};
+use super::event;
 use super::group;
 use super::http::{HttpRequest, HttpResponse};
 use super::mapping::{IdpKind, Mapping};
@@ -36,6 +37,8 @@ pub fn mapping(store: &dyn Store) -> Result<(Mapping, bool), ScimError> {
 /// `POST /mapping/preview` `{"user": <SCIM user>}`.
 pub fn handle_mapping_admin(
     store: &dyn Store,
+    random: &mut dyn Random,
+    now: Timestamp,
     request: &HttpRequest,
     segments: &[&str],
 ) -> HttpResponse {
@@ -51,10 +54,19 @@ pub fn handle_mapping_admin(
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 &[raw.into()],
             )?;
+            event::record(
+                store,
+                random,
+                now,
+                "mapping.updated",
+                "admin",
+                json!({"mapping": mapping}),
+            )?;
             describe(store)
         }
         ("DELETE", ["mapping"]) => {
             store.execute("DELETE FROM setting WHERE key = 'mapping'", &[])?;
+            event::record(store, random, now, "mapping.reset", "admin", json!({}))?;
             describe(store)
         }
         ("POST", ["mapping", "preview"]) => {
@@ -307,7 +319,13 @@ fn import(
     let (mut created, mut failed) = (0, 0);
     for (index, profile) in body.users.iter().enumerate() {
         let outcome = mapping.to_scim(profile).and_then(|(scim, ignored)| {
-            transact(store, || user::create(store, ctx, random, &scim)).map(|u| (u, ignored))
+            transact(store, || {
+                let created = user::create(store, ctx, random, &scim)?;
+                let data = json!({"user_id": created.id, "via": "import"});
+                event::record(store, random, ctx.now, "user.created", "app", data)?;
+                Ok::<_, ScimError>(created)
+            })
+            .map(|u| (u, ignored))
         });
         match outcome {
             Ok((u, ignored)) => {

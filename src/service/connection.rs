@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::clock::{Random, Timestamp};
+use super::event;
 use super::http::{HttpRequest, HttpResponse};
 use super::migration::migrate_connection;
 use super::settings;
@@ -105,33 +106,75 @@ pub fn handle_admin(
 ) -> HttpResponse {
     let segments: Vec<&str> = request.path.split('/').filter(|s| !s.is_empty()).collect();
     if segments.first() == Some(&"mapping") {
-        return super::app_api::handle_mapping_admin(store, request, &segments);
+        return super::app_api::handle_mapping_admin(store, random, now, request, &segments);
     }
-    let result = match (request.method.as_str(), segments.as_slice()) {
-        ("POST", ["init"]) => parse::<InitRequest>(request)
-            .and_then(|r| init(store, &r.id, &r.name, &r.created_at).map(|()| json!({"ok": true})))
-            .map(|body| (201, body)),
-        ("POST", ["tokens"]) => parse::<IssueTokenRequest>(request)
-            .and_then(|r| token::issue(store, random, now, r.scopes, r.expires_in))
-            .and_then(|t| to_value(&t))
-            .map(|body| (201, body)),
-        ("GET", ["tokens"]) => token::list(store)
-            .and_then(|tokens| to_value(&tokens))
-            .map(|tokens| (200, json!({ "tokens": tokens }))),
-        ("DELETE", ["tokens", id]) => token::revoke(store, now, id).map(|()| (204, Value::Null)),
-        ("GET", ["connection"]) => describe(store, now).map(|v| (200, v)),
-        ("PATCH", ["connection"]) => parse::<UpdateConnection>(request)
-            .and_then(|u| transact(store, || update(store, u)))
-            .and_then(|()| describe(store, now))
-            .map(|v| (200, v)),
-        ("POST", ["setup-links"]) => super::setup::create(store, random, now, request)
-            .and_then(|link| to_value(&link))
-            .map(|body| (201, body)),
-        _ => Err(ScimError::not_found(format!(
-            "No admin route {}.",
-            request.path
-        ))),
-    };
+    let result = transact(store, || {
+        let (status, body, event) = match (request.method.as_str(), segments.as_slice()) {
+            ("POST", ["init"]) => {
+                let r = parse::<InitRequest>(request)?;
+                init(store, &r.id, &r.name, &r.created_at)?;
+                let event = ("connection.created", json!({"name": r.name}));
+                (201, json!({"ok": true}), Some(event))
+            }
+            ("POST", ["tokens"]) => {
+                let r = parse::<IssueTokenRequest>(request)?;
+                let t = token::issue(store, random, now, r.scopes, r.expires_in)?;
+                // The event names the token, never its secret.
+                let data =
+                    json!({"token_id": t.id, "scopes": t.scopes, "expires_at": t.expires_at});
+                (201, to_value(&t)?, Some(("token.created", data)))
+            }
+            ("GET", ["tokens"]) => (
+                200,
+                json!({"tokens": to_value(&token::list(store)?)?}),
+                None,
+            ),
+            ("DELETE", ["tokens", id]) => {
+                token::revoke(store, now, id)?;
+                (
+                    204,
+                    Value::Null,
+                    Some(("token.revoked", json!({"token_id": id}))),
+                )
+            }
+            ("GET", ["connection"]) => (200, describe(store, now)?, None),
+            ("PATCH", ["connection"]) => {
+                let u = parse::<UpdateConnection>(request)?;
+                let changes = json!({"name": u.name, "settings": u.settings});
+                update(store, u)?;
+                (
+                    200,
+                    describe(store, now)?,
+                    Some(("connection.updated", changes)),
+                )
+            }
+            ("POST", ["setup-links"]) => {
+                let link = super::setup::create(store, random, now, request)?;
+                // The URL carries the link's secret: only its expiry goes in the log.
+                let data = json!({"expires_at": to_value(&link)?.get("expires_at")});
+                (201, to_value(&link)?, Some(("setup_link.created", data)))
+            }
+            ("GET", ["events"]) => (
+                200,
+                event::list(
+                    store,
+                    request.query_param("after"),
+                    request.query_param("limit"),
+                )?,
+                None,
+            ),
+            _ => {
+                return Err(ScimError::not_found(format!(
+                    "No admin route {}.",
+                    request.path
+                )))
+            }
+        };
+        if let Some((kind, data)) = event {
+            event::record(store, random, now, kind, "admin", data)?;
+        }
+        Ok((status, body))
+    });
     match result {
         Ok((204, _)) => HttpResponse::empty(204),
         Ok((status, body)) => HttpResponse::plain_json(status, &body),

@@ -54,6 +54,16 @@ const CONNECTION: &[&str] = &[
         PRIMARY KEY (group_id, member_id)
     )",
     "CREATE INDEX IF NOT EXISTS membership_by_member ON membership (member_id)",
+    // The event log (service::event): `seq` orders it, `id` is the stable public id.
+    "CREATE TABLE IF NOT EXISTS event (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        data TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS event_by_time ON event (occurred_at)",
     // Settings and the attribute mapping, as JSON under a key.
     "CREATE TABLE IF NOT EXISTS setting (
         key TEXT PRIMARY KEY,

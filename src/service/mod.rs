@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod clock;
 pub mod connection;
 pub mod endpoint;
+pub mod event;
 pub mod filter_sql;
 pub mod group;
 pub mod http;

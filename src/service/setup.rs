@@ -222,6 +222,14 @@ fn redeem(
             "UPDATE setup_link SET token_id = ? WHERE hash = ?",
             &[issued.id.clone().into(), link_hash.clone().into()],
         )?;
+        super::event::record(
+            store,
+            random,
+            now,
+            "token.created",
+            "setup_link",
+            json!({"token_id": issued.id, "scopes": issued.scopes, "expires_at": issued.expires_at}),
+        )?;
         Ok(json!({"token": issued.token, "scim_base_url": scim_base_url}))
     })
 }

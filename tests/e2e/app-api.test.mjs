@@ -154,6 +154,14 @@ test('import existing app users, then the IdP matches them instead of creating d
     users: [{ username: 'alice@acme.example' }],
   });
   assert.equal(again.json.results[0].status, 'exists');
+  // Every change is in the connection's event log, with who made it.
+  const log = await admin(server, 'GET', `/connections/${c.id}/events`);
+  const seen = log.json.events.map((e) => `${e.type} by ${e.actor}`);
+  for (const expected of ['connection.created by admin', 'token.created by admin', 'mapping.updated by admin', 'user.created by app']) {
+    assert.ok(seen.includes(expected), `${expected} missing from ${seen.join(', ')}`);
+  }
+  const imports = log.json.events.filter((e) => e.type === 'user.created' && e.actor === 'app');
+  assert.deepEqual(imports.map((e) => e.data.user_id).sort(), [imported.json.results[0].user_id, imported.json.results[1].user_id].sort());
 });
 
 test('another connection\'s users are never visible through the app API', async () => {

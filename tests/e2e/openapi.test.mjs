@@ -77,6 +77,9 @@ test('admin API responses match the document', async () => {
   await A('POST', `/connections/${id}/mapping/preview`, { user: { id: 'x', userName: 'u' } });
   await A('DELETE', `/connections/${id}/mapping`);
   await A('POST', `/connections/${id}/setup-links`, {});
+  const events = await A('GET', `/connections/${id}/events?limit=2`);
+  await A('GET', `/connections/${id}/events?after=${events.json.next_after}`);
+  await A('GET', `/connections/${id}/events?after=evt_nope`);
   const doomed = await A('POST', '/connections', { name: 'Doomed' });
   await A('DELETE', `/connections/${doomed.json.id}`);
 });

@@ -1,0 +1,103 @@
+//! The connection's event log: every change made through the admin plane or the app's API is
+//! recorded with who made it, in the same transaction as the change. Read with cursor paging;
+//! events older than [`RETENTION_DAYS`] are pruned as new ones are written.
+
+use serde_json::{json, Value};
+
+use super::clock::{Random, Timestamp};
+use super::store::{int, text, Store};
+use crate::scim::ScimError;
+
+/// How long events are kept.
+pub const RETENTION_DAYS: i64 = 30;
+/// Largest page of the event log.
+pub const MAX_PAGE: i64 = 200;
+
+/// Who made a change: `admin`, `app`, `setup_link`, or `token:<id>` for a SCIM token.
+pub type Actor<'a> = &'a str;
+
+/// Appends an event; returns its id (`evt_` + 24 hex digits), stable for deduplication.
+pub fn record(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    now: Timestamp,
+    kind: &str,
+    actor: Actor,
+    data: Value,
+) -> Result<String, ScimError> {
+    let mut bytes = [0u8; 12];
+    random.fill(&mut bytes)?;
+    let id = format!(
+        "evt_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    store.execute(
+        "INSERT INTO event (id, type, actor, occurred_at, data) VALUES (?, ?, ?, ?, ?)",
+        &[
+            id.clone().into(),
+            kind.into(),
+            actor.into(),
+            now.to_rfc3339().into(),
+            data.to_string().into(),
+        ],
+    )?;
+    let horizon = now.plus_seconds(-RETENTION_DAYS * 24 * 3600).to_rfc3339();
+    store.execute("DELETE FROM event WHERE occurred_at < ?", &[horizon.into()])?;
+    Ok(id)
+}
+
+/// `GET /events?after=<event id>&limit=`: oldest first; `next_after` continues.
+pub fn list(
+    store: &dyn Store,
+    after: Option<&str>,
+    limit: Option<&str>,
+) -> Result<Value, ScimError> {
+    let limit = match limit {
+        None => 100,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ScimError::invalid_value(format!("limit must be an integer from 1 to {MAX_PAGE}."))
+            })?,
+    };
+    let after_seq = match after {
+        None => 0,
+        Some(id) => {
+            let row = store
+                .query_one("SELECT seq FROM event WHERE id = ?", &[id.into()])?
+                .ok_or_else(|| {
+                    ScimError::invalid_value(format!(
+                        "Unknown cursor '{id}' (events older than {RETENTION_DAYS} days are pruned)."
+                    ))
+                })?;
+            int(&row, 0)?
+        }
+    };
+    let rows = store.query(
+        "SELECT id, type, actor, occurred_at, data FROM event WHERE seq > ? ORDER BY seq LIMIT ?",
+        &[after_seq.into(), (limit + 1).into()],
+    )?;
+    let more = rows.len() as i64 > limit;
+    let events = rows
+        .iter()
+        .take(limit as usize)
+        .map(|row| {
+            let data: Value = serde_json::from_str(&text(row, 4)?).unwrap_or(Value::Null);
+            Ok(json!({
+                "id": text(row, 0)?,
+                "type": text(row, 1)?,
+                "actor": text(row, 2)?,
+                "occurred_at": text(row, 3)?,
+                "data": data,
+            }))
+        })
+        .collect::<Result<Vec<_>, ScimError>>()?;
+    let next = if more {
+        events.last().and_then(|e| e.get("id")).cloned()
+    } else {
+        None
+    };
+    Ok(json!({"events": events, "next_after": next, "retention_days": RETENTION_DAYS}))
+}
