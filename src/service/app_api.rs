@@ -78,7 +78,11 @@ pub fn handle_mapping_admin(
             let sample = body.get("user").filter(|u| u.is_object()).ok_or_else(|| {
                 ScimError::invalid_value("preview needs a \"user\" object (a SCIM user).")
             })?;
-            Ok(json!({"profile": mapping.to_profile(sample)}))
+            let view = ProfileView {
+                mapping,
+                identifier: settings::load(store)?.user_identifier,
+            };
+            Ok(json!({"profile": view.profile(sample)}))
         }
         _ => Err(ScimError::not_found(format!(
             "No admin route {}.",
@@ -141,12 +145,13 @@ fn route(
     segments: &[&str],
 ) -> Result<Value, ScimError> {
     let (mapping, _) = mapping(store)?;
+    let view = ProfileView {
+        mapping,
+        identifier: settings::load(store)?.user_identifier,
+    };
     match (request.method.as_str(), segments) {
-        ("GET", ["users"]) => list_users(store, ctx, &mapping, request),
-        ("GET", ["users", id]) => {
-            let found = user::get(store, id)?;
-            Ok(mapping.to_profile(&found.to_scim(ctx.base_url)))
-        }
+        ("GET", ["users"]) => list_users(store, ctx, &view, request),
+        ("GET", ["users", id]) => Ok(view.profile(&user::get(store, id)?.to_scim(ctx.base_url))),
         ("GET", ["users", id, "groups"]) => {
             user::get(store, id)?;
             let groups: Vec<Value> = membership::groups_of(store, id)?
@@ -164,6 +169,25 @@ fn route(
             "No route {} {}.",
             request.method, request.path
         ))),
+    }
+}
+
+/// How the app sees a user: the mapped profile, plus `identifier`, the value of the attribute
+/// the connection's `user_identifier` setting names (`userName` or `externalId`): the key the
+/// app matches its own user records on.
+struct ProfileView {
+    mapping: Mapping,
+    identifier: String,
+}
+
+impl ProfileView {
+    fn profile(&self, user: &Value) -> Value {
+        let mut profile = self.mapping.to_profile(user);
+        if let Value::Object(fields) = &mut profile {
+            let identifier = user.get(&self.identifier).cloned().unwrap_or(Value::Null);
+            fields.insert("identifier".into(), identifier);
+        }
+        profile
     }
 }
 
@@ -214,7 +238,7 @@ fn cursor(store: &dyn Store, table: &str, request: &HttpRequest) -> Result<(i64,
 fn list_users(
     store: &dyn Store,
     ctx: &Ctx,
-    mapping: &Mapping,
+    view: &ProfileView,
     request: &HttpRequest,
 ) -> Result<Value, ScimError> {
     let (limit, after) = cursor(store, "user", request)?;
@@ -250,7 +274,7 @@ fn list_users(
     let mut more = false;
     for row in &rows {
         let found = user::get(store, &text(row, 0)?)?;
-        let profile = mapping.to_profile(&found.to_scim(ctx.base_url));
+        let profile = view.profile(&found.to_scim(ctx.base_url));
         let wanted = email.as_deref().is_none_or(|e| {
             profile
                 .get("email")

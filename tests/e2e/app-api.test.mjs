@@ -85,8 +85,11 @@ test('users are served as mapped profiles, filtered and paged; SCIM still reads 
   assert.deepEqual(one.json, {
     user_id: u.id, active: true, blocked: false, username: 'bjensen@acme.example',
     email: 'bjensen@acme.example', given_name: 'Barbara', family_name: 'Jensen', external_id: 'ext-1',
-    app_metadata: { department: 'Tours' },
+    app_metadata: { department: 'Tours' }, identifier: 'bjensen@acme.example',
   });
+  // The connection's user_identifier setting picks the key the app matches its users on.
+  assert.equal((await admin(server, 'PATCH', `/connections/${c.id}`, { settings: { user_identifier: 'externalId' } })).status, 200);
+  assert.equal((await app(server, 'GET', `/connections/${c.id}/users/${u.id}`)).json.identifier, 'ext-1');
   const byEmail = await app(server, 'GET', `/connections/${c.id}/users?email=BJENSEN@acme.example`);
   assert.deepEqual(byEmail.json.users.map((p) => p.user_id), [u.id]);
   const byName = await app(server, 'GET', `/connections/${c.id}/users?username=USER1@acme.example`);
