@@ -172,6 +172,15 @@ fn route(
     }
 }
 
+/// A rendered SCIM user as the app sees it through this connection's mapping.
+pub fn profile_of(store: &dyn Store, user: &Value) -> Result<Value, ScimError> {
+    let view = ProfileView {
+        mapping: mapping(store)?.0,
+        identifier: settings::load(store)?.user_identifier,
+    };
+    Ok(view.profile(user))
+}
+
 /// How the app sees a user: the mapped profile, plus `identifier`, the value of the attribute
 /// the connection's `user_identifier` setting names (`userName` or `externalId`): the key the
 /// app matches its own user records on.

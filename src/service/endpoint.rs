@@ -306,6 +306,7 @@ pub fn route<R: Resources>(
         ("POST", [endpoint]) => {
             let shown = projection_of(request, R::KIND)?;
             let created = R::create(store, ctx, random, &request.json_body()?)?;
+            emit::<R>(store, random, ctx, principal, None, Some(&created))?;
             let location = format!("{base}/{endpoint}/{}", R::id(&created));
             Ok(one::<R>(201, &created, base, &shown).with_header("location", location))
         }
@@ -320,17 +321,23 @@ pub fn route<R: Resources>(
         ("PUT", [_, id]) => {
             let shown = projection_of(request, R::KIND)?;
             let body = request.json_body()?;
+            let before = R::get(store, id, &lean::<R>())?;
             let updated = R::replace(store, ctx, id, if_match, &body, &shown)?;
+            emit::<R>(store, random, ctx, principal, Some(&before), Some(&updated))?;
             Ok(one::<R>(200, &updated, base, &shown))
         }
         ("PATCH", [_, id]) => {
             let shown = projection_of(request, R::KIND)?;
             let body = request.json_body()?;
+            let before = R::get(store, id, &lean::<R>())?;
             let updated = R::modify(store, ctx, id, if_match, &body, &shown)?;
+            emit::<R>(store, random, ctx, principal, Some(&before), Some(&updated))?;
             Ok(one::<R>(200, &updated, base, &shown))
         }
         ("DELETE", [_, id]) => {
+            let before = R::get(store, id, &lean::<R>())?;
             R::delete(store, ctx, id, if_match)?;
+            emit::<R>(store, random, ctx, principal, Some(&before), None)?;
             Ok(HttpResponse::empty(204))
         }
         (_, [_]) => Err(not_allowed(method, request, "GET, POST")),
@@ -340,4 +347,96 @@ pub fn route<R: Resources>(
             request.path
         ))),
     }
+}
+
+/// A projection that never loads group members (for before/after comparisons).
+fn lean<R: Resources>() -> Projection {
+    Projection::parse(
+        R::KIND,
+        None,
+        (R::KIND == ResourceKind::Group).then_some("members"),
+    )
+    .unwrap_or_default()
+}
+
+/// The client-visible attributes of a rendered resource, without server bookkeeping.
+fn attributes(rendered: &Value) -> serde_json::Map<String, Value> {
+    let mut map = rendered.as_object().cloned().unwrap_or_default();
+    for key in ["meta", "members", "groups"] {
+        map.remove(key);
+    }
+    map
+}
+
+/// Records the event of a SCIM change in the same transaction as the change: `user.created`,
+/// `user.updated`, `user.deactivated`, `user.reactivated`, `user.deleted`, `group.created`,
+/// `group.updated`, `group.deleted`; with the token that made it, the resource after the change
+/// (and, for users, the app's mapped profile) and the attributes that changed. A write that
+/// changed nothing records nothing.
+fn emit<R: Resources>(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    ctx: &Ctx,
+    principal: &Principal,
+    before: Option<&R::Item>,
+    after: Option<&R::Item>,
+) -> Result<(), ScimError> {
+    if let (Some(b), Some(a)) = (before, after) {
+        if R::etag(b) == R::etag(a) {
+            return Ok(());
+        }
+    }
+    let old = before.map(|b| R::render(b, ctx.base_url));
+    let new = after.map(|a| R::render(a, ctx.base_url));
+    let noun = if R::KIND == ResourceKind::User {
+        "user"
+    } else {
+        "group"
+    };
+    let active = |v: &Option<Value>| {
+        v.as_ref()
+            .map(|v| v.get("active").and_then(Value::as_bool).unwrap_or(true))
+    };
+    let verb = match (&old, &new) {
+        (None, _) => "created",
+        (_, None) => "deleted",
+        _ if noun == "user" && active(&old) == Some(true) && active(&new) == Some(false) => {
+            "deactivated"
+        }
+        _ if noun == "user" && active(&old) == Some(false) && active(&new) == Some(true) => {
+            "reactivated"
+        }
+        _ => "updated",
+    };
+    let (was, now) = (
+        old.as_ref().map(attributes).unwrap_or_default(),
+        new.as_ref().map(attributes).unwrap_or_default(),
+    );
+    let mut changed: Vec<String> = was
+        .keys()
+        .chain(now.keys())
+        .filter(|k| was.get(*k) != now.get(*k))
+        .cloned()
+        .collect();
+    changed.sort();
+    changed.dedup();
+    if changed.is_empty() && verb == "updated" && noun == "group" {
+        changed.push("members".into());
+    }
+    let id = after.or(before).map(R::id).unwrap_or_default();
+    let mut data = serde_json::json!({
+        "resource_type": R::KIND.name(),
+        "id": id,
+        "changed": changed,
+        "resource": new,
+    });
+    if noun == "user" {
+        if let Some(resource) = &new {
+            data["profile"] = super::app_api::profile_of(store, resource)?;
+        }
+    }
+    let kind = format!("{noun}.{verb}");
+    let actor = format!("token:{}", principal.token_id);
+    super::event::record(store, random, ctx.now, &kind, &actor, data)?;
+    Ok(())
 }
