@@ -1,0 +1,26 @@
+// The event log through the worker: SCIM changes and admin changes, in order, with their actor.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startWorker, admin, newConnection, scim, createUser, patchOp } from './harness.mjs';
+
+let server;
+before(async () => { server = await startWorker(); });
+after(async () => { await server?.stop(); });
+
+test('SCIM and admin changes appear in the event log with their actor; reads and no-ops do not', async () => {
+  const c = await newConnection(server, 'Events');
+  const u = await createUser(c, 'ev@events.example');
+  await scim(c, 'GET', `/Users/${u.id}`);
+  assert.equal((await scim(c, 'PATCH', `/Users/${u.id}`, patchOp({ op: 'Replace', path: 'active', value: 'False' }))).status, 200);
+  assert.equal((await scim(c, 'PATCH', `/Users/${u.id}`, patchOp({ op: 'Replace', path: 'active', value: 'False' }))).status, 200);
+  assert.equal((await scim(c, 'DELETE', `/Users/${u.id}`)).status, 204);
+  const page1 = await admin(server, 'GET', `/connections/${c.id}/events?limit=3`);
+  assert.equal(page1.status, 200, page1.text);
+  const page2 = await admin(server, 'GET', `/connections/${c.id}/events?after=${page1.json.next_after}`);
+  const events = [...page1.json.events, ...page2.json.events];
+  assert.deepEqual(events.map((e) => e.type), ['connection.created', 'token.created', 'user.created', 'user.deactivated', 'user.deleted']);
+  assert.deepEqual(events.map((e) => e.actor), ['admin', 'admin', `token:${c.tokenId}`, `token:${c.tokenId}`, `token:${c.tokenId}`]);
+  assert.equal(events[3].data.profile.blocked, true);
+  assert.equal(page2.json.next_after, null);
+  assert.equal(page1.json.retention_days, 30);
+});
