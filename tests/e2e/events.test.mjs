@@ -18,9 +18,11 @@ test('SCIM and admin changes appear in the event log with their actor; reads and
   assert.equal(page1.status, 200, page1.text);
   const page2 = await admin(server, 'GET', `/connections/${c.id}/events?after=${page1.json.next_after}`);
   const events = [...page1.json.events, ...page2.json.events];
-  assert.deepEqual(events.map((e) => e.type), ['connection.created', 'token.created', 'user.created', 'user.deactivated', 'user.deleted']);
-  assert.deepEqual(events.map((e) => e.actor), ['admin', 'admin', `token:${c.tokenId}`, `token:${c.tokenId}`, `token:${c.tokenId}`]);
-  assert.equal(events[3].data.profile.blocked, true);
+  // (newConnection lifts the rate limit: that is the connection.updated.)
+  assert.deepEqual(events.map((e) => e.type), ['connection.created', 'connection.updated', 'token.created', 'user.created', 'user.deactivated', 'user.deleted']);
+  assert.deepEqual(events.map((e) => e.actor), ['admin', 'admin', 'admin', `token:${c.tokenId}`, `token:${c.tokenId}`, `token:${c.tokenId}`]);
+  assert.equal(events[1].data.settings.rate_limit, 10000);
+  assert.equal(events[4].data.profile.blocked, true);
   assert.equal(page2.json.next_after, null);
   assert.equal(page1.json.retention_days, 30);
 });

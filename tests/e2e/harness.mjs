@@ -178,10 +178,16 @@ export function admin(server, method, path, body, token = server.adminToken) {
   return call(`${server.url}/admin/v1${path}`, method, token, body, { 'content-type': 'application/json' });
 }
 
-/** Creates a connection and a token for it: { id, base, token, tokenId }. */
+/**
+ * Creates a connection and a token for it: { id, base, token, tokenId }. Its rate limit is lifted
+ * to the maximum so that tests which create many resources measure behaviour, not the limiter;
+ * the rate-limit tests set their own.
+ */
 export async function newConnection(server, name = 'Acme', tokenBody = {}) {
   const c = await admin(server, 'POST', '/connections', { name });
   if (c.status !== 201) throw new Error(`create connection: ${c.status} ${c.text}`);
+  const limit = await admin(server, 'PATCH', `/connections/${c.json.id}`, { settings: { rate_limit: 10000 } });
+  if (limit.status !== 200) throw new Error(`lift rate limit: ${limit.status} ${limit.text}`);
   const t = await admin(server, 'POST', `/connections/${c.json.id}/tokens`, tokenBody);
   if (t.status !== 201) throw new Error(`create token: ${t.status} ${t.text}`);
   return { id: c.json.id, base: c.json.scim_base_url, token: t.json.token, tokenId: t.json.id };
