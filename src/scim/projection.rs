@@ -66,7 +66,14 @@ impl Projection {
         };
         match &self.attributes {
             Some(attributes) => named(attributes),
-            None => !named(&self.excluded),
+            // Excluding a sub-attribute (`members.display`) still shows the attribute.
+            None => !self.excluded.iter().any(|s| {
+                s.schema == core
+                    && s.sub_attr.is_none()
+                    && s.attr
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(attr))
+            }),
         }
     }
 
@@ -411,6 +418,10 @@ mod tests {
         let p = Projection::parse(ResourceKind::Group, Some("displayName"), None).unwrap();
         assert!(!p.wants(ResourceKind::Group, "members"));
         let p = Projection::parse(ResourceKind::Group, None, None).unwrap();
+        assert!(p.wants(ResourceKind::Group, "members"));
+        let p = Projection::parse(ResourceKind::Group, None, Some("members.display")).unwrap();
+        assert!(p.wants(ResourceKind::Group, "members"));
+        let p = Projection::parse(ResourceKind::Group, Some("members.value"), None).unwrap();
         assert!(p.wants(ResourceKind::Group, "members"));
     }
 }

@@ -283,7 +283,11 @@ fn outcome(op: &Operation, url: &str, response: &HttpResponse) -> Value {
     }
     if response.status >= 400 {
         out["response"] = body;
-    } else if out.get("location").is_none() {
+    }
+    // A failed POST names no resource; every other operation names the one it targeted
+    // (RFC 7644 §3.7.3 shows `location` on a failed PUT).
+    let targets_resource = response.status < 400 || op.method != "POST";
+    if out.get("location").is_none() && targets_resource && !url.is_empty() {
         out["location"] = Value::String(url.to_owned());
     }
     out

@@ -220,12 +220,13 @@ pub fn not_allowed(method: &str, request: &HttpRequest, allow: &'static str) -> 
     )
 }
 
-/// `If-None-Match` on GET (RFC 7644 §3.14).
+/// `If-None-Match` on GET (RFC 7644 §3.14), with the weak comparison of RFC 9110 §13.1.2:
+/// `"1"` and `W/"1"` match.
 fn not_modified(request: &HttpRequest, etag: &str) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
     request.header("if-none-match").is_some_and(|tags| {
         tags.split(',')
-            .map(str::trim)
-            .any(|t| t == etag || t == "*")
+            .any(|t| t.trim() == "*" || opaque(t) == opaque(etag))
     })
 }
 

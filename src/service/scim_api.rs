@@ -4,6 +4,7 @@
 use super::bulk;
 use super::clock::{Random, Timestamp};
 use super::endpoint::{self, not_allowed, Groups, Resources, Users};
+use super::group;
 use super::http::{HttpRequest, HttpResponse};
 use super::list_params::ListParams;
 use super::listing::ListQuery;
@@ -11,9 +12,11 @@ use super::rate_limit::Bucket;
 use super::settings;
 use super::store::{transact, Store};
 use super::token::{self, Principal};
-use super::user::Ctx;
+use super::user::{self, Ctx};
 use crate::scim::discovery::{self, RESOURCE_KINDS};
+use crate::scim::filter::AttrPath;
 use crate::scim::schema::ResourceKind;
+use crate::scim::sort::{self, SortKey};
 use crate::scim::ScimError;
 
 /// Handles one SCIM request for a connection without rate limiting (host tests, tools).
@@ -134,7 +137,7 @@ fn route(
 }
 
 /// `POST /.search` at the root (RFC 7644 §3.4.3): Users, then Groups, as one paged result over
-/// the types the token may read. A sort orders each type's results.
+/// the types the token may read; with `sortBy`, the whole result is ordered across types.
 fn search_all(
     store: &dyn Store,
     ctx: &Ctx,
@@ -148,8 +151,43 @@ fn search_all(
         ));
     }
     let params = ListParams::from_body(&request.json_body()?)?;
+    let query = params.clone().into_query_across(ResourceKind::User)?.0;
+    if let Some(order) = query.sort.clone() {
+        // Sorted: the whole result across types is ordered, then paged.
+        let mut keyed = Vec::new();
+        if can_read(Users::READ_SCOPE) {
+            keyed.extend(sorted_all::<Users>(
+                store,
+                ctx,
+                &params,
+                &query,
+                user::case_exact,
+            )?);
+        }
+        if can_read(Groups::READ_SCOPE) {
+            keyed.extend(sorted_all::<Groups>(
+                store,
+                ctx,
+                &params,
+                &query,
+                group::case_exact,
+            )?);
+        }
+        keyed.sort_by(|(a, _), (b, _)| sort::compare(a, b, order.descending));
+        let total = keyed.len() as i64;
+        let resources = keyed
+            .into_iter()
+            .skip((query.start_index - 1).max(0) as usize)
+            .take(query.count.max(0) as usize)
+            .map(|(_, v)| v)
+            .collect();
+        return Ok(HttpResponse::scim_json(
+            200,
+            &discovery::list_response(resources, total, query.start_index),
+        ));
+    }
     let mut search = Across {
-        query: params.clone().into_query_across(ResourceKind::User)?.0,
+        query,
         params,
         skip: 0,
         resources: Vec::new(),
@@ -167,6 +205,38 @@ fn search_all(
         200,
         &discovery::list_response(search.resources, search.total, search.query.start_index),
     ))
+}
+
+/// Every match of one type with its sort key (from the full resource, so a sort attribute that
+/// the projection leaves out still orders), rendered with the projection.
+fn sorted_all<R: Resources>(
+    store: &dyn Store,
+    ctx: &Ctx,
+    params: &ListParams,
+    query: &ListQuery,
+    case_exact: fn(&AttrPath) -> bool,
+) -> Result<Vec<(SortKey, serde_json::Value)>, ScimError> {
+    let (_, shown) = params.clone().into_query_across(R::KIND)?;
+    let Some(order) = &query.sort else {
+        return Ok(Vec::new());
+    };
+    let all = ListQuery {
+        start_index: 1,
+        count: i64::MAX / 2,
+        ..query.clone()
+    };
+    let page = R::list(store, ctx, &all, &shown)?;
+    Ok(page
+        .items
+        .iter()
+        .map(|item| {
+            let full = R::render(item, ctx.base_url);
+            let key = sort::key_at(&full, &order.path, case_exact(&order.path));
+            let mut body = full;
+            shown.apply(R::KIND, &mut body);
+            (key, body)
+        })
+        .collect())
 }
 
 /// A search across resource types, filled one type after another.
