@@ -10,10 +10,11 @@ use super::connection::{admin_error, parse};
 use super::event;
 use super::group;
 use super::http::{HttpRequest, HttpResponse};
+use super::listing;
 use super::mapping::{IdpKind, Mapping};
 use super::membership;
 use super::settings;
-use super::store::{int, opt_text, text, transact, Store};
+use super::store::{opt_text, text, transact, Store};
 use super::user::{self, Ctx};
 use crate::scim::ScimError;
 
@@ -217,29 +218,13 @@ fn group_json(g: &group::StoredGroup) -> Value {
 
 /// `limit` (1–200) and `after` (an id from the previous page) in creation order.
 fn cursor(store: &dyn Store, table: &str, request: &HttpRequest) -> Result<(i64, i64), ScimError> {
-    let limit = match request.query_param("limit") {
-        None => 50,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ScimError::invalid_value(format!("limit must be an integer from 1 to {MAX_PAGE}."))
-            })?,
-    };
-    let after = match request.query_param("after") {
-        None => 0,
-        Some(id) => {
-            let row = store
-                .query_one(
-                    &format!("SELECT seq FROM {table} WHERE id = ?"),
-                    &[id.into()],
-                )?
-                .ok_or_else(|| ScimError::invalid_value(format!("Unknown cursor '{id}'.")))?;
-            int(&row, 0)?
-        }
-    };
-    Ok((limit, after))
+    listing::cursor(
+        store,
+        table,
+        request.query_param("limit"),
+        request.query_param("after"),
+        (50, MAX_PAGE),
+    )
 }
 
 /// `GET /users?limit=&after=&email=&username=&external_id=&active=`: mapped profiles. `username`,

@@ -5,7 +5,8 @@
 use serde_json::{json, Value};
 
 use super::clock::{Random, Timestamp};
-use super::store::{int, text, Store};
+use super::listing::cursor;
+use super::store::{text, Store};
 use crate::scim::ScimError;
 
 /// How long events are kept.
@@ -52,29 +53,8 @@ pub fn list(
     after: Option<&str>,
     limit: Option<&str>,
 ) -> Result<Value, ScimError> {
-    let limit = match limit {
-        None => 100,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ScimError::invalid_value(format!("limit must be an integer from 1 to {MAX_PAGE}."))
-            })?,
-    };
-    let after_seq = match after {
-        None => 0,
-        Some(id) => {
-            let row = store
-                .query_one("SELECT seq FROM event WHERE id = ?", &[id.into()])?
-                .ok_or_else(|| {
-                    ScimError::invalid_value(format!(
-                        "Unknown cursor '{id}' (events older than {RETENTION_DAYS} days are pruned)."
-                    ))
-                })?;
-            int(&row, 0)?
-        }
-    };
+    // An unknown cursor may be an event past retention: it is a 400, not an empty page.
+    let (limit, after_seq) = cursor(store, "event", limit, after, (100, MAX_PAGE))?;
     let rows = store.query(
         "SELECT id, type, actor, occurred_at, data FROM event WHERE seq > ? ORDER BY seq LIMIT ?",
         &[after_seq.into(), (limit + 1).into()],

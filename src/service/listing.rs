@@ -45,6 +45,40 @@ pub fn fold_case(s: &str) -> String {
     s.to_lowercase()
 }
 
+/// A cursor-paged read of `table` in `seq` order: `limit` (1 to `max`, `default` when absent)
+/// and `after` (the id of the last item of the previous page). Returns `(limit, after_seq)`.
+pub fn cursor(
+    store: &dyn Store,
+    table: &str,
+    limit: Option<&str>,
+    after: Option<&str>,
+    (default, max): (i64, i64),
+) -> Result<(i64, i64), ScimError> {
+    let limit = match limit {
+        None => default,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ScimError::invalid_value(format!("limit must be an integer from 1 to {max}."))
+            })?,
+    };
+    let after_seq = match after {
+        None => 0,
+        Some(id) => {
+            let row = store
+                .query_one(
+                    &format!("SELECT seq FROM {table} WHERE id = ?"),
+                    &[id.into()],
+                )?
+                .ok_or_else(|| ScimError::invalid_value(format!("Unknown cursor '{id}'.")))?;
+            int(&row, 0)?
+        }
+    };
+    Ok((limit, after_seq))
+}
+
 /// Whether a row of `table` other than `except_id` already holds `value` in `column` (both
 /// names are the service's own constants, never client input).
 pub fn taken(

@@ -7,8 +7,9 @@ use serde_json::{json, Value};
 use super::clock::{Random, Timestamp};
 use super::connection::{admin_error, parse, record_json};
 use super::http::{HttpRequest, HttpResponse};
+use super::listing::cursor;
 use super::migration::migrate_registry;
-use super::store::{int, transact, Store};
+use super::store::{transact, Store};
 use crate::scim::ScimError;
 
 /// Longest connection name accepted.
@@ -141,25 +142,13 @@ fn get(store: &dyn Store, origin: &str, id: &str) -> Result<Value, ScimError> {
 /// Pages in creation order: `?limit=` (at most [`MAX_PAGE`]) and `?after=<id>`, with
 /// `next_after` for the next page.
 fn list(store: &dyn Store, origin: &str, request: &HttpRequest) -> Result<Value, ScimError> {
-    let limit = match request.query_param("limit") {
-        None => MAX_PAGE,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ScimError::invalid_value(format!("limit must be an integer from 1 to {MAX_PAGE}."))
-            })?,
-    };
-    let after_seq = match request.query_param("after") {
-        None => 0,
-        Some(after) => {
-            let row = store
-                .query_one("SELECT seq FROM connection WHERE id = ?", &[after.into()])?
-                .ok_or_else(|| ScimError::invalid_value(format!("Unknown cursor '{after}'.")))?;
-            int(&row, 0)?
-        }
-    };
+    let (limit, after_seq) = cursor(
+        store,
+        "connection",
+        request.query_param("limit"),
+        request.query_param("after"),
+        (MAX_PAGE, MAX_PAGE),
+    )?;
     let rows = store.query(
         "SELECT id, name, created_at FROM connection WHERE seq > ? ORDER BY seq LIMIT ?",
         &[after_seq.into(), (limit + 1).into()],
