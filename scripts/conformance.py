@@ -554,12 +554,13 @@ def wait_health(origin: str, pid: int, timeout: float) -> int:
     return 1
 
 
-def admin_post(origin: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+def admin_call(origin: str, method: str, path: str, body: dict[str, Any],
+               expect: int) -> dict[str, Any]:
     import urllib.error
     import urllib.request
 
     req = urllib.request.Request(
-        origin.rstrip("/") + "/admin/v1" + path, data=json.dumps(body).encode(), method="POST",
+        origin.rstrip("/") + "/admin/v1" + path, data=json.dumps(body).encode(), method=method,
         headers={"Authorization": f"Bearer {os.environ['ADMIN_TOKEN']}",
                  "Content-Type": "application/json", "Accept": "application/json"})
     try:
@@ -567,14 +568,20 @@ def admin_post(origin: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
             status, text = resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
         status, text = exc.code, exc.read().decode("utf-8", "replace")
-    if status != 201:
-        raise SystemExit(f"conformance: POST /admin/v1{path} answered {status}, not 201: {text}")
+    if status != expect:
+        raise SystemExit(
+            f"conformance: {method} /admin/v1{path} answered {status}, not {expect}: {text}")
     return json.loads(text)
 
 
 def create_connection(origin: str, name: str) -> int:
-    conn = admin_post(origin, "/connections", {"name": name})
-    token = admin_post(origin, f"/connections/{conn['id']}/tokens", {})
+    conn = admin_call(origin, "POST", "/connections", {"name": name}, 201)
+    # The tools send requests back to back and do not retry a 429; the default limit (50/s, burst
+    # 100) is an IdP-facing budget, so their connection gets a higher one. The limiter itself is
+    # tested in tests/e2e/isolation.test.mjs.
+    admin_call(origin, "PATCH", f"/connections/{conn['id']}",
+               {"settings": {"rate_limit": 10000}}, 200)
+    token = admin_call(origin, "POST", f"/connections/{conn['id']}/tokens", {}, 201)
     print(conn["scim_base_url"], token["token"])
     return 0
 
