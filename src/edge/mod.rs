@@ -12,7 +12,9 @@ use subtle::ConstantTimeEq;
 use worker::{event, Context, Env, Method, Request, Response, Result, Stub, Url};
 
 use crate::scim::ScimError;
+use crate::service::clock::{OsRandom, Random};
 use crate::service::connection::admin_error;
+use crate::service::event::REQUEST_ID_HEADER;
 use crate::service::http::HttpResponse;
 use crate::service::registry::is_connection_id;
 use http::{forward, to_platform};
@@ -24,6 +26,32 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    // Every request gets an id: it travels to the object (and into the events the request
+    // records) and back to the client as `X-Request-Id`.
+    let request_id = new_request_id()?;
+    let req = forward(
+        &req,
+        req.url()?.as_ref(),
+        &[(REQUEST_ID_HEADER, &request_id)],
+    )?;
+    let response = route(req, env).await?;
+    let headers = response.headers().clone();
+    headers.set(REQUEST_ID_HEADER, &request_id)?;
+    Ok(response.with_headers(headers))
+}
+
+fn new_request_id() -> Result<String> {
+    let mut bytes = [0u8; 12];
+    OsRandom
+        .fill(&mut bytes)
+        .map_err(|e| worker::Error::RustError(e.detail))?;
+    Ok(format!(
+        "req_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
+async fn route(req: Request, env: Env) -> Result<Response> {
     let url = req.url()?;
     let path = url.path().to_owned();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();

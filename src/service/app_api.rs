@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::clock::{Random, Timestamp};
 use super::connection::{admin_error, parse};
-use super::event;
+use super::event::{self, Origin, REQUEST_ID_HEADER};
 use super::group;
 use super::http::{HttpRequest, HttpResponse};
 use super::listing;
@@ -60,14 +60,15 @@ pub fn handle_mapping_admin(
                 random,
                 now,
                 "mapping.updated",
-                "admin",
+                Origin::new("admin", request),
                 json!({"mapping": mapping}),
             )?;
             describe(store)
         }
         ("DELETE", ["mapping"]) => {
             store.execute("DELETE FROM setting WHERE key = 'mapping'", &[])?;
-            event::record(store, random, now, "mapping.reset", "admin", json!({}))?;
+            let origin = Origin::new("admin", request);
+            event::record(store, random, now, "mapping.reset", origin, json!({}))?;
             describe(store)
         }
         ("POST", ["mapping", "preview"]) => {
@@ -128,7 +129,11 @@ pub fn handle(
     request: &HttpRequest,
 ) -> HttpResponse {
     let segments: Vec<&str> = request.path.split('/').filter(|s| !s.is_empty()).collect();
-    let ctx = Ctx { base_url, now };
+    let ctx = Ctx {
+        base_url,
+        now,
+        request_id: request.header(REQUEST_ID_HEADER),
+    };
     let result = match (request.method.as_str(), segments.as_slice()) {
         ("POST", ["users", "import"]) => import(store, random, &ctx, request).map(|v| (200, v)),
         (_, _) => transact(store, || route(store, &ctx, request, &segments)).map(|v| (200, v)),
@@ -340,7 +345,8 @@ fn import(
             transact(store, || {
                 let created = user::create(store, ctx, random, &scim)?;
                 let data = json!({"user_id": created.id, "via": "import"});
-                event::record(store, random, ctx.now, "user.created", "app", data)?;
+                let origin = Origin::new("app", request);
+                event::record(store, random, ctx.now, "user.created", origin, data)?;
                 Ok::<_, ScimError>(created)
             })
             .map(|u| (u, ignored))

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::clock::{Random, Timestamp};
-use super::event;
+use super::event::{self, Origin};
 use super::http::{HttpRequest, HttpResponse};
 use super::migration::migrate_connection;
 use super::settings;
@@ -171,7 +171,14 @@ pub fn handle_admin(
             }
         };
         if let Some((kind, data)) = event {
-            event::record(store, random, now, kind, "admin", data)?;
+            event::record(
+                store,
+                random,
+                now,
+                kind,
+                Origin::new("admin", request),
+                data,
+            )?;
         }
         Ok((status, body))
     });

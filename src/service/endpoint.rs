@@ -438,6 +438,10 @@ fn emit<R: Resources>(
     }
     let kind = format!("{noun}.{verb}");
     let actor = format!("token:{}", principal.token_id);
-    super::event::record(store, random, ctx.now, &kind, &actor, data)?;
+    let origin = super::event::Origin {
+        actor: &actor,
+        request_id: ctx.request_id,
+    };
+    super::event::record(store, random, ctx.now, &kind, origin, data)?;
     Ok(())
 }

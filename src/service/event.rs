@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use super::clock::{Random, Timestamp};
+use super::http::HttpRequest;
 use super::listing::cursor;
 use super::store::{text, Store};
 use crate::scim::ScimError;
@@ -14,8 +15,26 @@ pub const RETENTION_DAYS: i64 = 30;
 /// Largest page of the event log.
 pub const MAX_PAGE: i64 = 200;
 
-/// Who made a change: `admin`, `app`, `setup_link`, or `token:<id>` for a SCIM token.
-pub type Actor<'a> = &'a str;
+/// Who made a change and in which request.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// `admin`, `app`, `setup_link`, or `token:<id>` for a SCIM token.
+    pub actor: &'a str,
+    /// The request id the Worker gave the request (`X-Request-Id`), when there was one.
+    pub request_id: Option<&'a str>,
+}
+
+impl<'a> Origin<'a> {
+    pub fn new(actor: &'a str, request: &'a HttpRequest) -> Self {
+        Origin {
+            actor,
+            request_id: request.header(REQUEST_ID_HEADER),
+        }
+    }
+}
+
+/// The header the Worker sets on every request it forwards, and returns to the client.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Appends an event; returns its id (`evt_` + 24 hex digits), stable for deduplication.
 pub fn record(
@@ -23,7 +42,7 @@ pub fn record(
     random: &mut dyn Random,
     now: Timestamp,
     kind: &str,
-    actor: Actor,
+    origin: Origin,
     data: Value,
 ) -> Result<String, ScimError> {
     let mut bytes = [0u8; 12];
@@ -33,11 +52,13 @@ pub fn record(
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
     );
     store.execute(
-        "INSERT INTO event (id, type, actor, occurred_at, data) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO event (id, type, actor, request_id, occurred_at, data)
+         VALUES (?, ?, ?, ?, ?, ?)",
         &[
             id.clone().into(),
             kind.into(),
-            actor.into(),
+            origin.actor.into(),
+            origin.request_id.into(),
             now.to_rfc3339().into(),
             data.to_string().into(),
         ],
@@ -56,7 +77,8 @@ pub fn list(
     // An unknown cursor may be an event past retention: it is a 400, not an empty page.
     let (limit, after_seq) = cursor(store, "event", limit, after, (100, MAX_PAGE))?;
     let rows = store.query(
-        "SELECT id, type, actor, occurred_at, data FROM event WHERE seq > ? ORDER BY seq LIMIT ?",
+        "SELECT id, type, actor, occurred_at, data, request_id FROM event
+         WHERE seq > ? ORDER BY seq LIMIT ?",
         &[after_seq.into(), (limit + 1).into()],
     )?;
     let more = rows.len() as i64 > limit;
@@ -69,6 +91,7 @@ pub fn list(
                 "id": text(row, 0)?,
                 "type": text(row, 1)?,
                 "actor": text(row, 2)?,
+                "request_id": row.get(5).and_then(|v| v.as_str()),
                 "occurred_at": text(row, 3)?,
                 "data": data,
             }))

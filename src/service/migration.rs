@@ -60,6 +60,7 @@ const CONNECTION: &[&str] = &[
         id TEXT NOT NULL UNIQUE,
         type TEXT NOT NULL,
         actor TEXT NOT NULL,
+        request_id TEXT,
         occurred_at TEXT NOT NULL,
         data TEXT NOT NULL
     )",

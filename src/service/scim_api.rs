@@ -4,6 +4,7 @@
 use super::bulk;
 use super::clock::{Random, Timestamp};
 use super::endpoint::{self, not_allowed, Groups, Resources, Users};
+use super::event::REQUEST_ID_HEADER;
 use super::group;
 use super::http::{HttpRequest, HttpResponse};
 use super::list_params::ListParams;
@@ -41,7 +42,11 @@ pub fn handle_limited(
     now: Timestamp,
     request: &HttpRequest,
 ) -> HttpResponse {
-    let ctx = Ctx { base_url, now };
+    let ctx = Ctx {
+        base_url,
+        now,
+        request_id: request.header(REQUEST_ID_HEADER),
+    };
     let admitted = transact(store, || {
         let principal = token::authenticate(store, now, request.header("authorization"))?;
         limiter.take(now, settings::load(store)?.rate_limit)?;

@@ -133,10 +133,12 @@ pub fn handle(
                 response
             }
         },
-        ("POST", [secret, "token"]) => match redeem(store, random, now, scim_base_url, secret) {
-            Ok(body) => json_response(HttpResponse::plain_json(200, &body)),
-            Err(e) => json_response(admin_error(&e)),
-        },
+        ("POST", [secret, "token"]) => {
+            match redeem(store, random, now, scim_base_url, request, secret) {
+                Ok(body) => json_response(HttpResponse::plain_json(200, &body)),
+                Err(e) => json_response(admin_error(&e)),
+            }
+        }
         _ => invalid_link(&method, &request.path),
     }
 }
@@ -194,6 +196,7 @@ fn redeem(
     random: &mut dyn Random,
     now: Timestamp,
     scim_base_url: &str,
+    request: &HttpRequest,
     secret: &str,
 ) -> Result<serde_json::Value, ScimError> {
     if !well_formed(secret) {
@@ -227,7 +230,7 @@ fn redeem(
             random,
             now,
             "token.created",
-            "setup_link",
+            super::event::Origin::new("setup_link", request),
             json!({"token_id": issued.id, "scopes": issued.scopes, "expires_at": issued.expires_at}),
         )?;
         Ok(json!({"token": issued.token, "scim_base_url": scim_base_url}))

@@ -21,6 +21,8 @@ pub struct Ctx<'a> {
     /// The connection's SCIM base URL, for `meta.location`.
     pub base_url: &'a str,
     pub now: Timestamp,
+    /// The request's id, carried into the events it records.
+    pub request_id: Option<&'a str>,
 }
 
 /// A stored user: the client's attributes plus the server-owned ones.

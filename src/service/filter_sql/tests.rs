@@ -217,6 +217,7 @@ fn data() -> Data {
         let ctx = Ctx {
             base_url: BASE,
             now: Timestamp(START + i as i64 * 3_600_123),
+            request_id: None,
         };
         ids.push(user::create(&store, &ctx, &mut random, body).unwrap().id);
     }
@@ -224,6 +225,7 @@ fn data() -> Data {
         let ctx = Ctx {
             base_url: BASE,
             now: Timestamp(START + 200 * 3_600_000 + i as i64 * 1_001),
+            request_id: None,
         };
         let mut body = bodies[i].clone();
         body["nickName"] = json!(format!("updated{i}"));
@@ -232,6 +234,7 @@ fn data() -> Data {
     let ctx = Ctx {
         base_url: BASE,
         now: Timestamp(START + 300 * 3_600_000),
+        request_id: None,
     };
     let member = |i: usize, display: Option<&str>| match display {
         Some(d) => json!({ "value": ids[i], "display": d }),
@@ -710,6 +713,7 @@ fn listing_pages_match_in_memory_evaluation() {
     let ctx = Ctx {
         base_url: BASE,
         now: Timestamp(START),
+        request_id: None,
     };
     let inputs = [
         r#"emails[type eq "work" and value co "@acme.com"]"#,
