@@ -127,3 +127,41 @@ fn group_events_name_what_changed() {
     assert_eq!(all[2]["data"]["changed"], json!(["members"]));
     assert_eq!(all[3]["data"]["changed"], json!(["displayName"]));
 }
+
+/// The outbox holds exactly the events not yet accepted by the queue, in order, as envelopes; a
+/// failed write leaves neither an event nor an outbox row.
+#[test]
+fn every_event_waits_in_the_outbox_until_sent() {
+    use scim_edge::service::outbox;
+    let mut f = Fixture::new();
+    let before = outbox::pending_count(&f.store).unwrap();
+    let user = f.create("outbox@example.com");
+    let id = user["id"].as_str().unwrap();
+    let bad = f.call(
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(json!({"schemas": [PATCH], "Operations": [{"op": "bogus"}]})),
+    );
+    assert_eq!(bad.status, 400);
+    assert_eq!(outbox::pending_count(&f.store).unwrap(), before + 1);
+
+    let pending = outbox::pending(&f.store, 100).unwrap();
+    assert_eq!(pending.len() as i64, before + 1);
+    let last: Value = serde_json::from_str(&pending.last().unwrap().envelope).unwrap();
+    assert_eq!(last["type"], "user.created");
+    assert_eq!(last["connection_id"], "con_00000000000000000001");
+    assert_eq!(last["data"]["id"], id);
+    assert!(last["id"].as_str().unwrap().starts_with("evt_"));
+    // The log and the queue carry the same envelope.
+    assert_eq!(events(&f).last().unwrap(), &last);
+    let seqs: Vec<i64> = pending.iter().map(|p| p.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+
+    outbox::mark_sent(&f.store, &seqs[..1]).unwrap();
+    assert_eq!(outbox::pending_count(&f.store).unwrap(), before);
+    outbox::mark_sent(&f.store, &seqs).unwrap();
+    assert_eq!(outbox::pending_count(&f.store).unwrap(), 0);
+    assert!(outbox::pending(&f.store, 100).unwrap().is_empty());
+    // The log keeps them.
+    assert_eq!(events(&f).len() as i64, before + 1);
+}

@@ -5,9 +5,11 @@
 use serde_json::{json, Value};
 
 use super::clock::{Random, Timestamp};
+use super::connection::connection_id;
 use super::http::HttpRequest;
 use super::listing::cursor;
-use super::store::{text, Store};
+use super::outbox::{envelope, EVENT_COLUMNS};
+use super::store::Store;
 use crate::scim::ScimError;
 
 /// How long events are kept.
@@ -63,6 +65,11 @@ pub fn record(
             data.to_string().into(),
         ],
     )?;
+    let seq = store
+        .query_one("SELECT seq FROM event WHERE id = ?", &[id.clone().into()])?
+        .and_then(|row| row.first().and_then(|v| v.as_i64()))
+        .ok_or_else(|| ScimError::internal_because("event row vanished"))?;
+    super::outbox::enqueue(store, seq)?;
     let horizon = now.plus_seconds(-RETENTION_DAYS * 24 * 3600).to_rfc3339();
     store.execute("DELETE FROM event WHERE occurred_at < ?", &[horizon.into()])?;
     Ok(id)
@@ -77,25 +84,15 @@ pub fn list(
     // An unknown cursor may be an event past retention: it is a 400, not an empty page.
     let (limit, after_seq) = cursor(store, "event", limit, after, (100, MAX_PAGE))?;
     let rows = store.query(
-        "SELECT id, type, actor, occurred_at, data, request_id FROM event
-         WHERE seq > ? ORDER BY seq LIMIT ?",
+        &format!("SELECT {EVENT_COLUMNS} FROM event WHERE seq > ? ORDER BY seq LIMIT ?"),
         &[after_seq.into(), (limit + 1).into()],
     )?;
     let more = rows.len() as i64 > limit;
+    let connection = connection_id(store).unwrap_or_default();
     let events = rows
         .iter()
         .take(limit as usize)
-        .map(|row| {
-            let data: Value = serde_json::from_str(&text(row, 4)?).unwrap_or(Value::Null);
-            Ok(json!({
-                "id": text(row, 0)?,
-                "type": text(row, 1)?,
-                "actor": text(row, 2)?,
-                "request_id": row.get(5).and_then(|v| v.as_str()),
-                "occurred_at": text(row, 3)?,
-                "data": data,
-            }))
-        })
+        .map(|row| envelope(&connection, row))
         .collect::<Result<Vec<_>, ScimError>>()?;
     let next = if more {
         events.last().and_then(|e| e.get("id")).cloned()

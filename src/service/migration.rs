@@ -65,6 +65,8 @@ const CONNECTION: &[&str] = &[
         data TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS event_by_time ON event (occurred_at)",
+    // The transactional outbox (service::outbox): events not yet accepted by the queue.
+    "CREATE TABLE IF NOT EXISTS outbox (event_seq INTEGER PRIMARY KEY)",
     // Settings and the attribute mapping, as JSON under a key.
     "CREATE TABLE IF NOT EXISTS setting (
         key TEXT PRIMARY KEY,

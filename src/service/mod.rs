@@ -16,6 +16,7 @@ pub mod mapping;
 pub mod membership;
 pub mod migration;
 pub mod openapi;
+pub mod outbox;
 pub mod rate_limit;
 pub mod registry;
 pub mod scim_api;
