@@ -2,6 +2,7 @@
 //! Durable Objects own state; the service layer decides.
 
 mod connection;
+mod consumer;
 mod http;
 mod registry;
 mod store;
@@ -9,7 +10,7 @@ mod store;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use worker::{event, Context, Env, Method, Request, Response, Result, Stub, Url};
+use worker::{event, Context, Env, MessageBatch, Method, Request, Response, Result, Stub, Url};
 
 use crate::scim::ScimError;
 use crate::service::clock::{OsRandom, Random};
@@ -51,6 +52,13 @@ fn new_request_id() -> Result<String> {
     ))
 }
 
+/// The `EVENTS` queue: events from connections' outboxes, and deliveries (see `consumer`).
+#[event(queue)]
+async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, _ctx: Context) -> Result<()> {
+    consumer::consume(batch, env).await;
+    Ok(())
+}
+
 async fn route(req: Request, env: Env) -> Result<Response> {
     let url = req.url()?;
     let path = url.path().to_owned();
@@ -81,6 +89,20 @@ async fn route(req: Request, env: Env) -> Result<Response> {
                 );
             }
             admin(req, &env, &url, rest).await
+        }
+        // The public keys that verify OIDC back-channel logout tokens.
+        [".well-known", "jwks.json"] if req.method() == Method::Get => {
+            match consumer::signing_keys(&env) {
+                Some(keys) => to_platform(
+                    HttpResponse::plain_json(200, &keys.jwks())
+                        .with_header("cache-control", "public, max-age=300"),
+                ),
+                None => to_platform(admin_error(&ScimError::new(
+                    503,
+                    None,
+                    "No logout signing keys are configured (LOGOUT_SIGNING_KEYS).",
+                ))),
+            }
         }
         [] | ["health"] => to_platform(HttpResponse::plain_json(
             200,
@@ -340,6 +362,14 @@ async fn admin(req: Request, env: &Env, url: &Url, rest: &[&str]) -> Result<Resp
                 .fetch_with_request(forward(&req, target, &[origin_header])?)
                 .await
         }
+        (Method::Post, ["connections", id, "faults"]) if is_connection_id(id) => {
+            connection_stub(env, id)?
+                .fetch_with_request(forward(&req, "https://connection/admin/faults", &[])?)
+                .await
+        }
+        (_, ["webhooks" | "clients", ..]) | (Method::Get, ["events"]) => {
+            registry_admin(req, env, &registry, &format!("/{}{query}", rest.join("/"))).await
+        }
         (Method::Get, ["connections", id, "events"]) if is_connection_id(id) => {
             let target = format!("https://connection/admin/events{query}");
             connection_stub(env, id)?
@@ -415,4 +445,40 @@ async fn merged(mut record: serde_json::Value, mut own: Response) -> Result<Resp
         }
     }
     to_platform(HttpResponse::plain_json(200, &record))
+}
+
+/// Webhooks, clients, dead letters and the registry's own event log live in the registry. A
+/// replay answers with the deliveries to send again: they go on the queue, and the admin sees
+/// only how many.
+async fn registry_admin(req: Request, env: &Env, registry: &Stub, path: &str) -> Result<Response> {
+    let target = format!("https://registry{path}");
+    let mut response = registry
+        .fetch_with_request(forward(&req, &target, &[])?)
+        .await?;
+    if !path.contains("/dead-letters/replay") || response.status_code() != 202 {
+        return Ok(response);
+    }
+    let mut body: serde_json::Value = response.json().await?;
+    let deliveries = body
+        .as_object_mut()
+        .and_then(|o| o.remove("deliveries"))
+        .and_then(|d| d.as_array().cloned())
+        .unwrap_or_default();
+    let messages = deliveries
+        .into_iter()
+        .map(|mut d| {
+            d["attempt"] = json!(1);
+            d.to_string()
+        })
+        .collect();
+    if let Err(e) = consumer::enqueue(env, messages, 0).await {
+        let mut response = admin_error(&ScimError::new(
+            503,
+            None,
+            "The queue did not accept the replay; nothing was lost, try again.",
+        ));
+        response.log = Some(e);
+        return to_platform(response);
+    }
+    to_platform(HttpResponse::plain_json(202, &body))
 }

@@ -80,10 +80,11 @@ function prepareBundle() {
 }
 
 /**
- * Starts the worker. `persistTo` keeps state across restarts when given.
+ * Starts the worker. `persistTo` keeps state across restarts when given; `vars` adds or overrides
+ * environment variables (`--var NAME:value`).
  * Returns { url, adminToken, appToken, persistTo, stop() }.
  */
-export async function startWorker({ persistTo, adminToken, appToken } = {}) {
+export async function startWorker({ persistTo, adminToken, appToken, vars = {} } = {}) {
   const { config } = prepareBundle();
   const port = await freePort();
   const dir = persistTo ?? mkdtempSync(join(tmpdir(), 'scim-edge-e2e-'));
@@ -95,6 +96,7 @@ export async function startWorker({ persistTo, adminToken, appToken } = {}) {
     [
       'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', dir,
       '--var', `ADMIN_TOKEN:${token}`, '--var', `APP_API_TOKEN:${appSecret}`,
+      ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
       '--show-interactive-dev-session=false',
       '--inspector-port', String(await freePort()),
     ],
