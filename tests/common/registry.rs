@@ -92,6 +92,14 @@ impl Registry {
         self.ok("POST", "/clients", Some(body), 201)
     }
 
+    /// The single integer a `SELECT count(*)` answers.
+    pub fn store_count(&self, sql: &str) -> i64 {
+        use scim_edge::service::store::Store;
+        self.store.query_one(sql, &[]).unwrap().unwrap()[0]
+            .as_i64()
+            .unwrap()
+    }
+
     /// The registry's event types, oldest first.
     pub fn event_types(&mut self) -> Vec<String> {
         self.ok("GET", "/events?limit=200", None, 200)["events"]
