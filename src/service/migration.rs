@@ -84,12 +84,85 @@ const CONNECTION: &[&str] = &[
 ];
 
 /// The registry's SQLite (a singleton Durable Object).
-const REGISTRY: &[&str] = &["CREATE TABLE IF NOT EXISTS connection (
+const REGISTRY: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS connection (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
         name TEXT NOT NULL,
         created_at TEXT NOT NULL
-    )"];
+    )",
+    // The registry's own admin-plane log (webhook.*, client.*), read and written by
+    // service::event like a connection's.
+    "CREATE TABLE IF NOT EXISTS event (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        request_id TEXT,
+        occurred_at TEXT NOT NULL,
+        data TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS event_by_time ON event (occurred_at)",
+    // Webhook endpoints (service::webhook). `event_types` and `connection_ids` are JSON arrays
+    // (`connection_ids` NULL: every connection). The secret is kept as issued: signing needs it.
+    // `previous_secret` signs too until `previous_secret_expires_at`.
+    "CREATE TABLE IF NOT EXISTS webhook (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        url TEXT NOT NULL,
+        description TEXT,
+        event_types TEXT NOT NULL,
+        connection_ids TEXT,
+        enabled INTEGER NOT NULL,
+        secret TEXT NOT NULL,
+        previous_secret TEXT,
+        previous_secret_expires_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        disabled_at TEXT,
+        disabled_reason TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        consecutive_dead_letters INTEGER NOT NULL DEFAULT 0,
+        last_success_at TEXT,
+        last_failure_at TEXT,
+        last_error TEXT
+    )",
+    // The app's OIDC clients that receive back-channel logout (service::oidc_client); `id` is
+    // the client_id.
+    "CREATE TABLE IF NOT EXISTS oidc_client (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        backchannel_logout_uri TEXT NOT NULL,
+        session_required INTEGER NOT NULL,
+        connection_ids TEXT,
+        enabled INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        consecutive_dead_letters INTEGER NOT NULL DEFAULT 0,
+        last_success_at TEXT,
+        last_failure_at TEXT,
+        last_error TEXT
+    )",
+    // Deliveries that exhausted their retries (service::dead_letter), with the delivery as
+    // JSON so a replay enqueues it again. `target_kind` is `webhook` or `logout`.
+    "CREATE TABLE IF NOT EXISTS dead_letter (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        target_kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        connection_id TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_status INTEGER,
+        last_error TEXT,
+        failed_at TEXT NOT NULL,
+        replayed_at TEXT,
+        delivery TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS dead_letter_by_target ON dead_letter (target_kind, target, seq)",
+];
 
 fn run(store: &dyn Store, statements: &[&str]) -> Result<(), StoreError> {
     statements

@@ -13,5 +13,13 @@ mod tests {
         assert_eq!(doc["openapi"], "3.1.0");
         assert!(doc["paths"]["/admin/v1/connections"]["post"].is_object());
         assert!(doc["components"]["schemas"]["Error"].is_object());
+        for path in [
+            "/admin/v1/webhooks",
+            "/admin/v1/webhooks/{id}/dead-letters/replay",
+            "/admin/v1/clients/{client_id}",
+            "/admin/v1/events",
+        ] {
+            assert!(doc["paths"][path].is_object(), "{path}");
+        }
     }
 }

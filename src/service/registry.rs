@@ -1,15 +1,19 @@
-//! The connection registry: the admin plane's list of connections. SCIM traffic never reads it;
-//! a SCIM request routes by the id in its URL straight to that connection's object.
+//! The connection registry: the admin plane's list of connections, and the delivery targets
+//! every connection's events go to (webhook endpoints, OIDC clients), with their dead letters
+//! and the registry's own event log. SCIM traffic never reads it; a SCIM request routes by the
+//! id in its URL straight to that connection's object.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::clock::{Random, Timestamp};
 use super::connection::{admin_error, parse, record_json};
+use super::delivery::{self, TargetKind};
 use super::http::{HttpRequest, HttpResponse};
 use super::listing::cursor;
 use super::migration::migrate_registry;
 use super::store::{transact, Store};
+use super::{dead_letter, event, oidc_client, webhook};
 use crate::scim::ScimError;
 
 /// Longest connection name accepted.
@@ -42,7 +46,17 @@ pub fn is_connection_id(id: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// `POST /connections`, `GET /connections`, `GET /connections/{id}`, `DELETE /connections/{id}`.
+/// The registry's routes, as the edge forwards them (`/admin/v1/webhooks…` arrives as
+/// `/webhooks…`):
+///
+/// - `POST|GET /connections`, `GET|PATCH|DELETE /connections/{id}`
+/// - `POST|GET /webhooks`, `GET|PATCH|DELETE /webhooks/{id}`, `POST /webhooks/{id}/rotate-secret`
+/// - `POST|GET /clients`, `GET|PATCH|DELETE /clients/{client_id}`
+/// - `GET /webhooks/{id}/dead-letters`, `POST /webhooks/{id}/dead-letters/replay`, and the same
+///   under `/clients/{client_id}`
+/// - `GET /events`: the registry's log (webhook.*, client.*)
+/// - `POST /internal/fanout`, `POST /internal/targets`, `POST /internal/attempts`: for the queue
+///   consumer only (see [`delivery`](super::delivery))
 pub fn handle(
     store: &dyn Store,
     random: &mut dyn Random,
@@ -65,16 +79,77 @@ pub fn handle(
                 store.execute("DELETE FROM connection WHERE id = ?", &[(*id).into()])?;
                 Ok((204, Value::Null))
             }
-            _ => Err(ScimError::not_found(format!(
-                "No admin route {}.",
-                request.path
-            ))),
+            ("POST", ["webhooks"]) => {
+                webhook::create(store, random, now, request).map(|v| (201, v))
+            }
+            ("GET", ["webhooks"]) => webhook::list(store, now, request).map(|v| (200, v)),
+            ("GET", ["webhooks", id]) => webhook::get(store, now, id).map(|v| (200, v)),
+            ("PATCH", ["webhooks", id]) => {
+                webhook::update(store, random, now, id, request).map(|v| (200, v))
+            }
+            ("DELETE", ["webhooks", id]) => {
+                webhook::delete(store, random, now, id, request).map(|()| (204, Value::Null))
+            }
+            ("POST", ["webhooks", id, "rotate-secret"]) => {
+                webhook::rotate_secret(store, random, now, id, request).map(|v| (200, v))
+            }
+            ("POST", ["clients"]) => {
+                oidc_client::create(store, random, now, request).map(|v| (201, v))
+            }
+            ("GET", ["clients"]) => oidc_client::list(store, request).map(|v| (200, v)),
+            ("GET", ["clients", id]) => oidc_client::get(store, id).map(|v| (200, v)),
+            ("PATCH", ["clients", id]) => {
+                oidc_client::update(store, random, now, id, request).map(|v| (200, v))
+            }
+            ("DELETE", ["clients", id]) => {
+                oidc_client::delete(store, random, now, id, request).map(|()| (204, Value::Null))
+            }
+            ("GET", [collection, id, "dead-letters"]) => match target_kind(collection) {
+                Some(kind) => dead_letter::list(store, kind, id, request).map(|v| (200, v)),
+                None => Err(no_route(request)),
+            },
+            ("POST", [collection, id, "dead-letters", "replay"]) => match target_kind(collection) {
+                Some(kind) => {
+                    dead_letter::replay(store, random, now, kind, id, request).map(|v| (202, v))
+                }
+                None => Err(no_route(request)),
+            },
+            ("GET", ["events"]) => event::list(
+                store,
+                request.query_param("after"),
+                request.query_param("limit"),
+            )
+            .map(|v| (200, v)),
+            ("POST", ["internal", "fanout"]) => delivery::fanout(store, request).map(|v| (200, v)),
+            ("POST", ["internal", "targets"]) => {
+                delivery::targets(store, now, request).map(|v| (200, v))
+            }
+            ("POST", ["internal", "attempts"]) => {
+                delivery::attempts(store, random, now, request).map(|v| (200, v))
+            }
+            _ => Err(no_route(request)),
         }
     });
     match result {
         Ok((204, _)) => HttpResponse::empty(204),
         Ok((status, body)) => HttpResponse::plain_json(status, &body),
         Err(e) => admin_error(&e),
+    }
+}
+
+fn no_route(request: &HttpRequest) -> ScimError {
+    ScimError::not_found(format!(
+        "No admin route {} {}.",
+        request.method, request.path
+    ))
+}
+
+/// The target collection a dead-letter path is under.
+fn target_kind(collection: &str) -> Option<TargetKind> {
+    match collection {
+        "webhooks" => Some(TargetKind::Webhook),
+        "clients" => Some(TargetKind::Logout),
+        _ => None,
     }
 }
 

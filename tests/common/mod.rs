@@ -2,6 +2,8 @@
 //! through the same `scim_api::handle` the Durable Object calls.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use serde_json::{json, Value};
 
 use scim_edge::scim::ScimError;

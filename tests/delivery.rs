@@ -1,0 +1,534 @@
+//! The queue consumer's side of the registry: fan-out of connection events to webhook endpoints
+//! and back-channel logouts, attempt verdicts, dead letters and their replay.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::registry::{envelope, Registry};
+use scim_edge::service::dead_letter::take_deliveries;
+use scim_edge::service::delivery::Delivery;
+use serde_json::{json, Value};
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+fn targets(deliveries: &[Value]) -> Vec<String> {
+    deliveries
+        .iter()
+        .map(|d| {
+            format!(
+                "{}:{}",
+                d["kind"].as_str().unwrap(),
+                d["target"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+const FAST: &str = r#"{"schedule": [1, 2], "disable_after": 2}"#;
+
+fn fast() -> Value {
+    serde_json::from_str(FAST).unwrap()
+}
+
+#[test]
+fn fanout_matches_types_and_connections_and_skips_disabled() {
+    let mut r = Registry::new();
+    let (a, b) = (r.connection("A"), r.connection("B"));
+    let all = id(&r.webhook(json!({"url": "https://all.example.com/"})));
+    let users = id(&r.webhook(json!({"url": "https://u.example.com/", "event_types": ["user.*"]})));
+    let only_b = id(&r.webhook(
+        json!({"url": "https://b.example.com/", "event_types": ["group.member.added"], "connection_ids": [b]}),
+    ));
+    let off = id(&r.webhook(json!({"url": "https://off.example.com/"})));
+    r.ok(
+        "PATCH",
+        &format!("/webhooks/{off}"),
+        Some(json!({"enabled": false})),
+        200,
+    );
+    let created = envelope("evt_1", "user.created", &a, json!({}));
+    let added_a = envelope("evt_2", "group.member.added", &a, json!({}));
+    let added_b = envelope("evt_3", "group.member.added", &b, json!({}));
+    let out = r.fanout(json!([created, added_a, added_b]));
+    assert_eq!(
+        targets(&out),
+        [
+            format!("webhook:{all}"),
+            format!("webhook:{users}"),
+            format!("webhook:{all}"),
+            format!("webhook:{all}"),
+            format!("webhook:{only_b}"),
+        ]
+    );
+    // The envelope travels whole.
+    assert_eq!(out[0]["event"], created);
+    assert_eq!(out[0].as_object().unwrap().len(), 3);
+    // A malformed envelope is rejected by index; the rest still fans out.
+    let res = r.ok(
+        "POST",
+        "/internal/fanout",
+        Some(json!({"events": [{"id": "evt_x"}, created]})),
+        200,
+    );
+    assert_eq!(res["rejected"][0]["index"], 0);
+    assert_eq!(res["deliveries"].as_array().unwrap().len(), 2);
+    for bad in [
+        json!({}),
+        json!({"events": {}}),
+        json!({"events": [], "x": 1}),
+    ] {
+        assert_eq!(
+            r.call("POST", "/internal/fanout", Some(bad.clone())).status,
+            400,
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn logout_fanout_sid_sub_and_session_required() {
+    let mut r = Registry::new();
+    let (a, b) = (r.connection("A"), r.connection("B"));
+    let uri = "https://app.example.com/bcl";
+    r.client(json!({"client_id": "web", "backchannel_logout_uri": uri}));
+    r.client(json!({"client_id": "mobile", "backchannel_logout_uri": uri}));
+    r.client(json!({"client_id": "strict", "backchannel_logout_uri": uri, "backchannel_logout_session_required": true}));
+    r.client(
+        json!({"client_id": "elsewhere", "backchannel_logout_uri": uri, "connection_ids": [b]}),
+    );
+    r.client(json!({"client_id": "off", "backchannel_logout_uri": uri}));
+    r.ok(
+        "PATCH",
+        "/clients/off",
+        Some(json!({"enabled": false})),
+        200,
+    );
+    let revoked = envelope(
+        "evt_9",
+        "user.sessions_revoked",
+        &a,
+        json!({
+            "user_id": "u1",
+            "subject": "sub-1",
+            "reason": "user.deactivated",
+            "sessions": [
+                {"sid": "s1", "client_id": "web"},
+                {"sid": "s2", "client_id": "web"},
+                {"sid": "s3", "client_id": "unregistered"},
+                {"sid": "s4", "client_id": "elsewhere"},
+                {"sid": "s1", "client_id": "web"},
+            ],
+            "refresh_tokens": [],
+        }),
+    );
+    let out = r.fanout(json!([revoked]));
+    let logouts: Vec<(String, Value, Value)> = out
+        .iter()
+        .filter(|d| d["kind"] == "logout")
+        .map(|d| {
+            assert_eq!(d["event"], revoked);
+            (
+                d["target"].as_str().unwrap().to_owned(),
+                d["sub"].clone(),
+                d["sid"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        logouts,
+        [
+            ("web".to_owned(), json!("sub-1"), json!("s1")),
+            ("web".to_owned(), json!("sub-1"), json!("s2")),
+            // mobile had no revoked session and does not require one: sub only.
+            ("mobile".to_owned(), json!("sub-1"), Value::Null),
+            // strict requires a sid and had no session: nothing. elsewhere: other connection;
+            // off: disabled.
+        ]
+    );
+    // A session of the strict client gets a sid logout.
+    let with_strict = envelope(
+        "evt_10",
+        "user.sessions_revoked",
+        &a,
+        json!({"subject": "sub-1", "sessions": [{"sid": "s9", "client_id": "strict"}]}),
+    );
+    let out = r.fanout(json!([with_strict]));
+    assert_eq!(
+        targets(&out),
+        ["logout:strict", "logout:web", "logout:mobile"]
+    );
+    assert_eq!(out[0]["sid"], "s9");
+    assert_eq!(out[1]["sid"], Value::Null);
+    // Other event types produce no logouts.
+    let out = r.fanout(json!([envelope(
+        "evt_11",
+        "user.deactivated",
+        &a,
+        json!({})
+    )]));
+    assert!(out.is_empty());
+}
+
+#[test]
+fn attempts_retry_by_schedule_then_dead_letter_and_success_resets() {
+    let mut r = Registry::new();
+    let a = r.connection("A");
+    let w = id(&r.webhook(json!({"url": "https://app.example.com/hook"})));
+    let delivery = json!({"kind": "webhook", "target": w, "event": envelope("evt_1", "user.created", &a, json!({}))});
+    let fail = |attempt: u32| json!({"delivery": delivery, "attempt": attempt, "ok": false, "status": 503, "error": "Service Unavailable"});
+    // The default policy: 5 s, 30 s, … 28800 s, then a dead letter after the tenth attempt.
+    let decisions = r.ok(
+        "POST",
+        "/internal/attempts",
+        Some(json!({"attempts": [fail(1), fail(2), fail(9)]})),
+        200,
+    )["decisions"]
+        .clone();
+    assert_eq!(
+        decisions,
+        json!([
+            {"action": "retry", "delay_seconds": 5},
+            {"action": "retry", "delay_seconds": 30},
+            {"action": "retry", "delay_seconds": 28800}
+        ])
+    );
+    let health = r.ok("GET", &format!("/webhooks/{w}"), None, 200);
+    assert_eq!(health["consecutive_failures"], 3);
+    assert_eq!(health["last_error"], "HTTP 503: Service Unavailable");
+    assert_eq!(health["last_failure_at"], "2027-01-15T08:00:00.000Z");
+    let d = r.attempts(
+        json!({"schedule": [1, 2, 4], "disable_after": 0}),
+        json!([fail(3), fail(4)]),
+    );
+    assert_eq!(
+        d,
+        [
+            json!({"action": "retry", "delay_seconds": 4}),
+            json!({"action": "dead_letter"})
+        ]
+    );
+    let letters = r.ok("GET", &format!("/webhooks/{w}/dead-letters"), None, 200);
+    let letter = &letters["dead_letters"][0];
+    assert!(letter["id"].as_str().unwrap().starts_with("dl_"));
+    assert_eq!(letter["event_id"], "evt_1");
+    assert_eq!(letter["event_type"], "user.created");
+    assert_eq!(letter["connection_id"], a.as_str());
+    assert_eq!(letter["attempts"], 4);
+    assert_eq!(letter["last_status"], 503);
+    assert_eq!(letter["last_error"], "HTTP 503: Service Unavailable");
+    assert_eq!(letter["replayed_at"], Value::Null);
+    r.now = r.now.plus_seconds(10);
+    let ok = json!({"delivery": delivery, "attempt": 2, "ok": true, "status": 200});
+    assert_eq!(r.attempts(fast(), json!([ok])), [json!({"action": "ack"})]);
+    let health = r.ok("GET", &format!("/webhooks/{w}"), None, 200);
+    assert_eq!(health["consecutive_failures"], 0);
+    assert_eq!(health["last_success_at"], "2027-01-15T08:00:10.000Z");
+    // Bad reports are a 400 naming the problem.
+    for (body, says) in [
+        (json!({"attempts": [fail(0)]}), "attempts[0].attempt"),
+        (
+            json!({"policy": {"schedule": [50000]}, "attempts": []}),
+            "43200",
+        ),
+        (json!({"policy": {"retries": 1}, "attempts": []}), "retries"),
+        (
+            json!({"attempts": [{"delivery": {"kind": "email"}, "attempt": 1, "ok": true}]}),
+            "email",
+        ),
+    ] {
+        r.bad("POST", "/internal/attempts", body, says);
+    }
+}
+
+#[test]
+fn errors_are_truncated_and_never_carry_secrets() {
+    let mut r = Registry::new();
+    let a = r.connection("A");
+    let w = r.webhook(json!({"url": "https://app.example.com/hook"}));
+    let (wid, secret) = (id(&w), w["secret"].as_str().unwrap().to_owned());
+    let delivery = json!({"kind": "webhook", "target": wid, "event": envelope("evt_1", "user.created", &a, json!({}))});
+    let error = format!("signature with {secret} rejected\n{}", "x".repeat(600));
+    r.attempts(
+        fast(),
+        json!([{"delivery": delivery, "attempt": 1, "ok": false, "error": error}]),
+    );
+    let last = r.ok("GET", &format!("/webhooks/{wid}"), None, 200)["last_error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!last.contains(&secret), "{last}");
+    assert!(
+        last.starts_with("signature with [secret] rejected x"),
+        "{last}"
+    );
+    assert_eq!(last.chars().count(), 500);
+}
+
+#[test]
+fn deleted_or_disabled_targets_dead_letter_at_once() {
+    let mut r = Registry::new();
+    let a = r.connection("A");
+    let w = id(&r.webhook(json!({"url": "https://app.example.com/hook"})));
+    r.client(json!({"client_id": "web", "backchannel_logout_uri": "https://app.example.com/bcl"}));
+    let event = envelope(
+        "evt_1",
+        "user.sessions_revoked",
+        &a,
+        json!({"subject": "s"}),
+    );
+    let hook = json!({"kind": "webhook", "target": w, "event": event});
+    let logout =
+        json!({"kind": "logout", "target": "web", "event": event, "sub": "s", "sid": null});
+    r.ok(
+        "PATCH",
+        &format!("/webhooks/{w}"),
+        Some(json!({"enabled": false})),
+        200,
+    );
+    r.ok(
+        "PATCH",
+        "/clients/web",
+        Some(json!({"enabled": false})),
+        200,
+    );
+    let gone = json!({"kind": "webhook", "target": "wh_000000000000000000000000", "event": event});
+    let d = r.attempts(
+        fast(),
+        json!([
+            {"delivery": hook, "attempt": 1, "ok": false, "error": "endpoint disabled"},
+            {"delivery": logout, "attempt": 1, "ok": false, "error": "client disabled"},
+            {"delivery": gone, "attempt": 1, "ok": false},
+        ]),
+    );
+    assert_eq!(d, vec![json!({"action": "dead_letter"}); 3]);
+    // Kept for replay under the disabled targets.
+    let hook_letters = r.ok("GET", &format!("/webhooks/{w}/dead-letters"), None, 200);
+    assert_eq!(hook_letters["dead_letters"][0]["attempts"], 1);
+    assert_eq!(
+        hook_letters["dead_letters"][0]["last_error"],
+        "endpoint disabled"
+    );
+    let client_letters = r.ok("GET", "/clients/web/dead-letters", None, 200);
+    assert_eq!(
+        client_letters["dead_letters"][0]["last_error"],
+        "client disabled"
+    );
+    // A disabled target cannot be replayed to until re-enabled.
+    let replay = r.call("POST", &format!("/webhooks/{w}/dead-letters/replay"), None);
+    assert_eq!(replay.status, 409);
+    assert!(replay.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("enabled"));
+    assert_eq!(
+        r.call(
+            "GET",
+            "/webhooks/wh_000000000000000000000000/dead-letters",
+            None
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        r.call("POST", "/clients/nope/dead-letters/replay", None)
+            .status,
+        404
+    );
+}
+
+#[test]
+fn endpoint_is_disabled_after_dead_letters_in_a_row() {
+    let mut r = Registry::new();
+    let a = r.connection("A");
+    let w = id(&r.webhook(json!({"url": "https://app.example.com/hook"})));
+    let delivery = |n: u32| json!({"kind": "webhook", "target": w, "event": envelope(&format!("evt_{n}"), "user.created", &a, json!({}))});
+    let last = |n: u32| json!({"delivery": delivery(n), "attempt": 3, "ok": false, "status": 500});
+    // A success between dead letters resets the run.
+    r.attempts(fast(), json!([last(1)]));
+    r.attempts(
+        fast(),
+        json!([{"delivery": delivery(2), "attempt": 1, "ok": true}]),
+    );
+    r.attempts(fast(), json!([last(3)]));
+    assert_eq!(
+        r.ok("GET", &format!("/webhooks/{w}"), None, 200)["enabled"],
+        true
+    );
+    r.attempts(fast(), json!([last(4)]));
+    let h = r.ok("GET", &format!("/webhooks/{w}"), None, 200);
+    assert_eq!(h["enabled"], false);
+    assert_eq!(h["disabled_at"], "2027-01-15T08:00:00.000Z");
+    assert!(
+        h["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 deliveries in a row"),
+        "{h}"
+    );
+    let events = r.ok("GET", "/events", None, 200)["events"].clone();
+    let disabled = events.as_array().unwrap().last().unwrap();
+    assert_eq!(disabled["type"], "webhook.disabled");
+    assert_eq!(disabled["actor"], "system");
+    assert_eq!(disabled["data"]["webhook_id"], w.as_str());
+    // No longer fanned out to.
+    assert!(r
+        .fanout(json!([envelope("evt_5", "user.created", &a, json!({}))]))
+        .is_empty());
+    // Re-enabling resets its health.
+    let on = r.ok(
+        "PATCH",
+        &format!("/webhooks/{w}"),
+        Some(json!({"enabled": true})),
+        200,
+    );
+    assert_eq!(on["consecutive_failures"], 0);
+    assert_eq!(on["last_error"], Value::Null);
+    assert_eq!(r.event_types().last().unwrap(), "webhook.enabled");
+    // One more dead letter does not disable it again: the run starts over.
+    r.attempts(fast(), json!([last(6)]));
+    assert_eq!(
+        r.ok("GET", &format!("/webhooks/{w}"), None, 200)["enabled"],
+        true
+    );
+}
+
+#[test]
+fn replay_marks_and_returns_deliveries() {
+    let mut r = Registry::new();
+    let a = r.connection("A");
+    let w = id(&r.webhook(json!({"url": "https://app.example.com/hook"})));
+    let policy = json!({"schedule": [], "disable_after": 0});
+    let deliveries: Vec<Value> = (1..=3)
+        .map(|n| json!({"kind": "webhook", "target": w, "event": envelope(&format!("evt_{n}"), "user.created", &a, json!({}))}))
+        .collect();
+    for d in &deliveries {
+        r.attempts(
+            policy.clone(),
+            json!([{"delivery": d, "attempt": 1, "ok": false}]),
+        );
+    }
+    let page = r.ok(
+        "GET",
+        &format!("/webhooks/{w}/dead-letters?limit=2"),
+        None,
+        200,
+    );
+    let ids: Vec<String> = page["dead_letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id)
+        .collect();
+    assert_eq!(page["next_after"], ids[1].as_str());
+    let rest = r.ok(
+        "GET",
+        &format!("/webhooks/{w}/dead-letters?after={}", ids[1]),
+        None,
+        200,
+    );
+    assert_eq!(rest["dead_letters"][0]["event_id"], "evt_3");
+    assert_eq!(rest["next_after"], Value::Null);
+    r.now = r.now.plus_seconds(60);
+    // Replay one by id.
+    let path = format!("/webhooks/{w}/dead-letters/replay");
+    let one = r.ok("POST", &path, Some(json!({"ids": [ids[0]]})), 202);
+    assert_eq!(one["replayed"], 1);
+    assert_eq!(one["remaining"], 2);
+    assert_eq!(one["deliveries"], json!([deliveries[0]]));
+    // Then every one not yet replayed.
+    let mut response = r.call("POST", &path, None);
+    assert_eq!(response.status, 202);
+    let effects = take_deliveries(&mut response);
+    assert_eq!(response.json(), json!({"replayed": 2, "remaining": 0}));
+    assert_eq!(effects.len(), 2);
+    assert!(
+        matches!(&effects[0], Delivery::Webhook { target, event } if *target == w && event["id"] == "evt_2")
+    );
+    let all = r.ok("GET", &format!("/webhooks/{w}/dead-letters"), None, 200);
+    for letter in all["dead_letters"].as_array().unwrap() {
+        assert_eq!(letter["replayed_at"], "2027-01-15T08:01:00.000Z");
+    }
+    assert_eq!(r.ok("POST", &path, None, 202)["replayed"], 0);
+    // Named again, a replayed one goes out again.
+    assert_eq!(
+        r.ok("POST", &path, Some(json!({"ids": [ids[1]]})), 202)["replayed"],
+        1
+    );
+    r.bad("POST", &path, json!({"ids": ["dl_nope"]}), "dl_nope");
+    r.bad("POST", &path, json!({"ids": []}), "ids must be");
+    r.bad("POST", &path, json!({"all": true}), "Unknown field(s): all");
+    assert!(r
+        .event_types()
+        .iter()
+        .any(|t| t == "webhook.dead_letters_replayed"));
+    // Deleting the endpoint removes its dead letters.
+    assert_eq!(
+        r.call("DELETE", &format!("/webhooks/{w}"), None).status,
+        204
+    );
+    let left = r.store_count("SELECT count(*) FROM dead_letter");
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn logout_dead_letters_replay_with_sub_and_sid() {
+    let mut r = Registry::new();
+    let a = r.connection("A");
+    r.client(json!({"client_id": "web", "backchannel_logout_uri": "https://app.example.com/bcl"}));
+    let logout = json!({"kind": "logout", "target": "web", "event": envelope("evt_1", "user.sessions_revoked", &a, json!({})), "sub": "u", "sid": "s1"});
+    let d = r.attempts(
+        json!({"schedule": [], "disable_after": 1}),
+        json!([{"delivery": logout, "attempt": 1, "ok": false, "status": 400}]),
+    );
+    assert_eq!(d, [json!({"action": "dead_letter"})]);
+    // Clients are not disabled automatically.
+    assert_eq!(r.ok("GET", "/clients/web", None, 200)["enabled"], true);
+    assert_eq!(
+        r.ok("GET", "/clients/web", None, 200)["last_error"],
+        "HTTP 400"
+    );
+    let replayed = r.ok(
+        "POST",
+        "/clients/web/dead-letters/replay",
+        Some(json!({})),
+        202,
+    );
+    assert_eq!(replayed["deliveries"], json!([logout]));
+    assert_eq!(
+        r.event_types().last().unwrap(),
+        "client.dead_letters_replayed"
+    );
+}
+
+#[test]
+fn targets_answer_known_ids_only() {
+    let mut r = Registry::new();
+    let w = r.webhook(json!({"url": "https://app.example.com/hook"}));
+    let wid = id(&w);
+    r.client(json!({"client_id": "web", "backchannel_logout_uri": "https://app.example.com/bcl", "backchannel_logout_session_required": true}));
+    let t = r.ok(
+        "POST",
+        "/internal/targets",
+        Some(json!({"webhooks": [wid, "wh_nope"], "clients": ["web", "nope"]})),
+        200,
+    );
+    assert_eq!(
+        t,
+        json!({
+            "webhooks": {wid.clone(): {"url": "https://app.example.com/hook", "secrets": [w["secret"]], "enabled": true}},
+            "clients": {"web": {"uri": "https://app.example.com/bcl", "session_required": true, "enabled": true}},
+        })
+    );
+    assert_eq!(
+        r.ok("POST", "/internal/targets", Some(json!({})), 200),
+        json!({"webhooks": {}, "clients": {}})
+    );
+    r.bad(
+        "POST",
+        "/internal/targets",
+        json!({"webhooks": "wh_1"}),
+        "Invalid request body",
+    );
+}
