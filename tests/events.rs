@@ -8,7 +8,13 @@ use scim_edge::service::event;
 use serde_json::{json, Value};
 
 fn events(f: &Fixture) -> Vec<Value> {
-    event::list(&f.store, None, Some("200")).unwrap()["events"]
+    event::list(
+        &f.store,
+        Some("con_00000000000000000001"),
+        None,
+        Some("200"),
+    )
+    .unwrap()["events"]
         .as_array()
         .unwrap()
         .clone()

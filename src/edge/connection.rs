@@ -137,7 +137,12 @@ impl Connection {
                 return Ok(());
             }
             if !guarded {
-                if storage.get_alarm().await.map_err(|e| e.to_string())?.is_none() {
+                if storage
+                    .get_alarm()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_none()
+                {
                     let at = now().0 + GUARD_SECONDS * 1000;
                     storage.set_alarm(at).await.map_err(|e| e.to_string())?;
                 }

@@ -13,7 +13,7 @@
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use worker::{
-    Env, Fetch, Headers, Method, MessageBatch, MessageExt, QueueRetryOptionsBuilder, RawMessage,
+    Env, Fetch, Headers, MessageBatch, MessageExt, Method, QueueRetryOptionsBuilder, RawMessage,
     Request, RequestInit,
 };
 
@@ -34,11 +34,15 @@ pub async fn consume(batch: MessageBatch<Value>, env: Env) {
     for message in batch.raw_iter() {
         let body = message.body().as_string().unwrap_or_default();
         match serde_json::from_str::<Value>(&body) {
-            Ok(v) if v.get("kind").and_then(Value::as_str).is_some() => deliveries.push((message, v)),
+            Ok(v) if v.get("kind").and_then(Value::as_str).is_some() => {
+                deliveries.push((message, v))
+            }
             Ok(v) if v.get("id").and_then(Value::as_str).is_some() => events.push((message, v)),
             _ => {
                 // Nothing can ever make sense of it: drop it rather than loop.
-                worker::console_error!("queue: dropping a message that is neither event nor delivery");
+                worker::console_error!(
+                    "queue: dropping a message that is neither event nor delivery"
+                );
                 message.ack();
             }
         }
@@ -87,7 +91,10 @@ async fn fan_out(env: &Env, events: Vec<(RawMessage, Value)>) {
         }
     }
     if let Err(e) = outcome {
-        worker::console_error!("queue: fan-out failed, retrying {} events: {e}", events.len());
+        worker::console_error!(
+            "queue: fan-out failed, retrying {} events: {e}",
+            events.len()
+        );
     }
 }
 
@@ -355,11 +362,7 @@ pub fn signing_keys(env: &Env) -> Option<SigningKeys> {
 fn policy(env: &Env) -> Value {
     let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
     let schedule: Vec<u32> = var("DELIVERY_RETRY_SCHEDULE")
-        .map(|s| {
-            s.split(',')
-                .filter_map(|n| n.trim().parse().ok())
-                .collect()
-        })
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_default();
     let mut policy = json!({});
     if !schedule.is_empty() {
@@ -385,7 +388,10 @@ async fn registry_call(env: &Env, path: &str, body: &Value) -> Result<Value, Str
         .map_err(|e| e.to_string())?;
     if response.status_code() != 200 {
         let text = response.text().await.unwrap_or_default();
-        return Err(format!("registry {path}: {} {text}", response.status_code()));
+        return Err(format!(
+            "registry {path}: {} {text}",
+            response.status_code()
+        ));
     }
     response.json().await.map_err(|e| e.to_string())
 }

@@ -158,6 +158,7 @@ pub fn handle_admin(
                 200,
                 event::list(
                     store,
+                    connection_id(store).as_deref(),
                     request.query_param("after"),
                     request.query_param("limit"),
                 )?,

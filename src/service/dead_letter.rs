@@ -233,7 +233,7 @@ pub fn replay(
         TargetKind::Webhook => ("webhook.dead_letters_replayed", "webhook_id"),
         TargetKind::Logout => ("client.dead_letters_replayed", "client_id"),
     };
-    event::record(
+    event::append(
         store,
         random,
         now,

@@ -5,7 +5,6 @@
 use serde_json::{json, Value};
 
 use super::clock::{Random, Timestamp};
-use super::connection::connection_id;
 use super::http::HttpRequest;
 use super::listing::cursor;
 use super::outbox::{envelope, EVENT_COLUMNS};
@@ -38,7 +37,8 @@ impl<'a> Origin<'a> {
 /// The header the Worker sets on every request it forwards, and returns to the client.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Appends an event; returns its id (`evt_` + 24 hex digits), stable for deduplication.
+/// Records a connection's event: appended to its log and, in the same transaction, to its
+/// outbox (service::outbox), from which the object sends it to the queue. Returns the event id.
 pub fn record(
     store: &dyn Store,
     random: &mut dyn Random,
@@ -47,6 +47,22 @@ pub fn record(
     origin: Origin,
     data: Value,
 ) -> Result<String, ScimError> {
+    let (id, seq) = append(store, random, now, kind, origin, data)?;
+    super::outbox::enqueue(store, seq)?;
+    Ok(id)
+}
+
+/// Appends an event to this database's log (a connection's, or the registry's own admin-plane
+/// log) without sending it anywhere; returns its id (`evt_` + 24 hex digits, stable for
+/// deduplication) and its sequence number.
+pub fn append(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    now: Timestamp,
+    kind: &str,
+    origin: Origin,
+    data: Value,
+) -> Result<(String, i64), ScimError> {
     let mut bytes = [0u8; 12];
     random.fill(&mut bytes)?;
     let id = format!(
@@ -69,15 +85,16 @@ pub fn record(
         .query_one("SELECT seq FROM event WHERE id = ?", &[id.clone().into()])?
         .and_then(|row| row.first().and_then(|v| v.as_i64()))
         .ok_or_else(|| ScimError::internal_because("event row vanished"))?;
-    super::outbox::enqueue(store, seq)?;
     let horizon = now.plus_seconds(-RETENTION_DAYS * 24 * 3600).to_rfc3339();
     store.execute("DELETE FROM event WHERE occurred_at < ?", &[horizon.into()])?;
-    Ok(id)
+    Ok((id, seq))
 }
 
 /// `GET /events?after=<event id>&limit=`: oldest first; `next_after` continues.
+/// `connection_id` names the connection whose log this is (`None` for the registry's log).
 pub fn list(
     store: &dyn Store,
+    connection_id: Option<&str>,
     after: Option<&str>,
     limit: Option<&str>,
 ) -> Result<Value, ScimError> {
@@ -88,11 +105,10 @@ pub fn list(
         &[after_seq.into(), (limit + 1).into()],
     )?;
     let more = rows.len() as i64 > limit;
-    let connection = connection_id(store).unwrap_or_default();
     let events = rows
         .iter()
         .take(limit as usize)
-        .map(|row| envelope(&connection, row))
+        .map(|row| envelope(connection_id, row))
         .collect::<Result<Vec<_>, ScimError>>()?;
     let next = if more {
         events.last().and_then(|e| e.get("id")).cloned()

@@ -118,7 +118,7 @@ pub fn create(
         "backchannel_logout_session_required": session_required,
         "connection_ids": connection_ids,
     });
-    event::record(
+    event::append(
         store,
         random,
         now,
@@ -233,7 +233,7 @@ pub fn update(
         )?;
         data.insert("client_id".into(), id.into());
         data.insert("changed".into(), json!(changed));
-        event::record(
+        event::append(
             store,
             random,
             now,
@@ -259,7 +259,7 @@ pub fn delete(
         "DELETE FROM dead_letter WHERE target_kind = 'logout' AND target = ?",
         &[id.into()],
     )?;
-    event::record(
+    event::append(
         store,
         random,
         now,

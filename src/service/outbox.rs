@@ -27,18 +27,22 @@ pub const EVENT_COLUMNS: &str = "seq, id, type, actor, request_id, occurred_at, 
 
 /// The public form of an event, as webhooks, the queue and the event log carry it:
 /// `{id, type, connection_id, occurred_at, sequence, actor, request_id, data}`.
-pub fn envelope(connection_id: &str, row: &Row) -> Result<Value, ScimError> {
+/// The registry's own log has no connection: its envelopes leave `connection_id` out.
+pub fn envelope(connection_id: Option<&str>, row: &Row) -> Result<Value, ScimError> {
     let data: Value = serde_json::from_str(&text(row, 6)?).unwrap_or(Value::Null);
-    Ok(json!({
+    let mut envelope = json!({
         "id": text(row, 1)?,
         "type": text(row, 2)?,
-        "connection_id": connection_id,
         "occurred_at": text(row, 5)?,
         "sequence": row.first().and_then(|v| v.as_i64()),
         "actor": text(row, 3)?,
         "request_id": row.get(4).and_then(|v| v.as_str()),
         "data": data,
-    }))
+    });
+    if let Some(id) = connection_id {
+        envelope["connection_id"] = json!(id);
+    }
+    Ok(envelope)
 }
 
 /// Serialises an envelope within [`MAX_ENVELOPE_BYTES`].
@@ -92,7 +96,7 @@ pub fn pending(store: &dyn Store, limit: i64) -> Result<Vec<Pending>, ScimError>
         .map(|row| {
             Ok(Pending {
                 seq: row.first().and_then(|v| v.as_i64()).unwrap_or_default(),
-                envelope: encode(envelope(&connection, row)?),
+                envelope: encode(envelope(Some(&connection), row)?),
             })
         })
         .collect()

@@ -116,6 +116,7 @@ pub fn handle(
             },
             ("GET", ["events"]) => event::list(
                 store,
+                None,
                 request.query_param("after"),
                 request.query_param("limit"),
             )

@@ -230,7 +230,7 @@ pub fn create(
         "event_types": types,
         "connection_ids": connection_ids,
     });
-    event::record(
+    event::append(
         store,
         random,
         now,
@@ -347,7 +347,7 @@ pub fn update(
                  WHERE id = ?",
                 &[id.into()],
             )?;
-            event::record(
+            event::append(
                 store,
                 random,
                 now,
@@ -377,7 +377,7 @@ pub fn update(
     if !changed.is_empty() {
         data.insert("webhook_id".into(), id.into());
         data.insert("changed".into(), json!(changed));
-        event::record(
+        event::append(
             store,
             random,
             now,
@@ -404,7 +404,7 @@ pub fn disable(
          WHERE id = ?",
         &[at.clone().into(), reason.into(), at.into(), id.into()],
     )?;
-    event::record(
+    event::append(
         store,
         random,
         now,
@@ -429,7 +429,7 @@ pub fn delete(
         "DELETE FROM dead_letter WHERE target_kind = 'webhook' AND target = ?",
         &[id.into()],
     )?;
-    event::record(
+    event::append(
         store,
         random,
         now,
@@ -464,7 +464,7 @@ pub fn rotate_secret(
             id.into(),
         ],
     )?;
-    event::record(
+    event::append(
         store,
         random,
         now,
