@@ -84,6 +84,36 @@ test('admin API responses match the document', async () => {
   await A('DELETE', `/connections/${doomed.json.id}`);
 });
 
+test('webhook, client, dead-letter and registry event routes match the document', async () => {
+  const A = async (method, path, body, token) => {
+    const res = await admin(server, method, path, body, token);
+    conforms(method, `/admin/v1${path}`, res);
+    return res;
+  };
+  const hook = await A('POST', '/webhooks', { url: 'https://hooks.example/scim', event_types: ['user.*'] });
+  await A('POST', '/webhooks', { url: 'http://hooks.example/scim' });
+  await A('GET', '/webhooks?limit=1');
+  await A('GET', `/webhooks/${hook.json.id}`);
+  await A('GET', '/webhooks/wh_000000000000000000000000');
+  await A('PATCH', `/webhooks/${hook.json.id}`, { description: 'audit log', event_types: ['*'] });
+  await A('PATCH', `/webhooks/${hook.json.id}`, { event_types: ['user.exploded'] });
+  await A('POST', `/webhooks/${hook.json.id}/rotate-secret`);
+  await A('GET', `/webhooks/${hook.json.id}/dead-letters`);
+  await A('POST', `/webhooks/${hook.json.id}/dead-letters/replay`, {});
+  await A('POST', `/webhooks/${hook.json.id}/dead-letters/replay`, { ids: ['dl_nope'] });
+  const client = await A('POST', '/clients', { client_id: 'oa-client', backchannel_logout_uri: 'https://rp.example/logout' });
+  await A('POST', '/clients', { client_id: 'oa-client', backchannel_logout_uri: 'https://rp.example/logout' });
+  await A('GET', '/clients');
+  await A('GET', `/clients/${client.json.client_id}`);
+  await A('GET', '/clients/nope');
+  await A('PATCH', `/clients/${client.json.client_id}`, { backchannel_logout_session_required: true });
+  await A('GET', `/clients/${client.json.client_id}/dead-letters`);
+  await A('POST', `/clients/${client.json.client_id}/dead-letters/replay`, {});
+  await A('GET', '/events?limit=2');
+  await A('DELETE', `/clients/${client.json.client_id}`);
+  await A('DELETE', `/webhooks/${hook.json.id}`);
+});
+
 test('app API responses match the document', async () => {
   const c = await newConnection(server, 'OpenAPI App');
   const u = await scim(c, 'POST', '/Users', { schemas: [USER_SCHEMA], userName: 'o@openapi.example', emails: [{ value: 'o@openapi.example', primary: true }] });
