@@ -25,6 +25,7 @@ pub mod setup_page;
 pub mod store;
 pub mod token;
 pub mod user;
+pub mod webhook_signature;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;
