@@ -12,6 +12,7 @@ pub mod group;
 pub mod http;
 pub mod list_params;
 pub mod listing;
+pub mod logout_token;
 pub mod mapping;
 pub mod membership;
 pub mod migration;
