@@ -2,7 +2,7 @@
 # Installs what building and testing need, idempotently: the wasm32 target, worker-build and a
 # wasm-bindgen-cli of exactly the locked wasm-bindgen version, the npm packages (wrangler, workerd,
 # binaryen, esbuild, Node 22, playwright-core), Debian's chromium for the browser test, and
-# .dev.vars with a fresh ADMIN_TOKEN when it is missing.
+# .dev.vars with fresh ADMIN_TOKEN, APP_API_TOKEN and LOGOUT_SIGNING_KEYS when they are missing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -53,3 +53,10 @@ for name in ADMIN_TOKEN APP_API_TOKEN; do
     echo "setup: added a fresh random $name to .dev.vars"
   fi
 done
+# The Logout Token signing key (a one-line JSON array of private JWKs). Node 22 from
+# node_modules, installed by npm ci above, is first on PATH (scripts/env.sh).
+if ! grep -q "^LOGOUT_SIGNING_KEYS=" .dev.vars 2>/dev/null; then
+  signing_keys=$(node scripts/gen-signing-key.mjs)
+  (umask 077; echo "LOGOUT_SIGNING_KEYS=$signing_keys" >> .dev.vars)
+  echo "setup: added a fresh LOGOUT_SIGNING_KEYS to .dev.vars"
+fi

@@ -14,6 +14,7 @@ pub mod group;
 pub mod http;
 pub mod list_params;
 pub mod listing;
+pub mod logout_token;
 pub mod mapping;
 pub mod membership;
 pub mod migration;
@@ -33,6 +34,7 @@ pub mod target;
 pub mod token;
 pub mod user;
 pub mod webhook;
+pub mod webhook_signature;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;

@@ -1,0 +1,597 @@
+//! Logout Tokens of OpenID Connect Back-Channel Logout 1.0 (§2.4), signed ES256 (RFC 7518 §3.4),
+//! with the keys of the `LOGOUT_SIGNING_KEYS` secret, whose public halves the JWKS publishes.
+//!
+//! Rotation: prepend a new key (it signs from then on), keep the old one published until every
+//! relying party has refreshed its JWKS cache, then drop it. `scripts/gen-signing-key.mjs` makes
+//! the keys.
+//!
+//! Pure: no clock (the caller brings `iat`/`exp`) and no randomness (ECDSA nonces are RFC 6979).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::SecretKey;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+/// The `events` member that makes a JWT a Logout Token (§2.4).
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+/// The JOSE `typ` of a Logout Token (§2.4, explicit typing per RFC 8725 §3.11).
+pub const LOGOUT_TOKEN_TYPE: &str = "logout+jwt";
+
+/// Length of a P-256 scalar and of each affine coordinate (RFC 7518 §6.2.1.2, §6.2.2.1).
+const COORDINATE_BYTES: usize = 32;
+
+/// One private key of the set: the signer and its public coordinates.
+struct Key {
+    kid: String,
+    signer: SigningKey,
+    x: [u8; COORDINATE_BYTES],
+    y: [u8; COORDINATE_BYTES],
+}
+
+/// The Logout Token signing keys: the first signs, all are published.
+/// `Debug` shows the key ids only.
+pub struct SigningKeys {
+    keys: Vec<Key>,
+}
+
+impl std::fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeys")
+            .field(
+                "kids",
+                &self.keys.iter().map(|k| &k.kid).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// The claims of one Logout Token (§2.4). At least one of `sub` and `sid` is required.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutClaims {
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub sub: Option<String>,
+    pub sid: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    alg: &'static str,
+    typ: &'static str,
+    kid: &'a str,
+}
+
+#[derive(Serialize)]
+struct Payload<'a> {
+    iss: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<&'a str>,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
+    events: Value,
+}
+
+impl SigningKeys {
+    /// Parses a JSON array of private EC P-256 JWKs (RFC 7518 §6.2), or a JWK Set
+    /// `{"keys": [...]}` (RFC 7517 §5). Each needs `kid` and `d`; `x`/`y`, when present, must be
+    /// the public key of `d`; `use`/`alg`, when present, must be `sig`/`ES256`.
+    ///
+    /// Errors name the key by position and the member at fault, never a value: the input is a
+    /// secret.
+    pub fn parse(json: &str) -> Result<SigningKeys, String> {
+        let value: Value = serde_json::from_str(json).map_err(|e| {
+            format!(
+                "signing keys are not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        })?;
+        let list = match &value {
+            Value::Array(list) => list,
+            Value::Object(set) => match set.get("keys") {
+                Some(Value::Array(list)) => list,
+                _ => return Err("a JWK Set needs a \"keys\" array".to_owned()),
+            },
+            _ => {
+                return Err(
+                    "signing keys are a JSON array of JWKs or a {\"keys\": [...]} set".into(),
+                )
+            }
+        };
+        if list.is_empty() {
+            return Err("there are no signing keys".to_owned());
+        }
+        let mut keys: Vec<Key> = Vec::with_capacity(list.len());
+        for (i, jwk) in list.iter().enumerate() {
+            let key = parse_jwk(jwk).map_err(|e| format!("keys[{i}]: {e}"))?;
+            if let Some(j) = keys.iter().position(|k| k.kid == key.kid) {
+                return Err(format!("keys[{i}]: kid is the same as that of keys[{j}]"));
+            }
+            keys.push(key);
+        }
+        Ok(SigningKeys { keys })
+    }
+
+    /// The `kid` of the key that signs.
+    pub fn signing_kid(&self) -> &str {
+        self.keys.first().map_or("", |k| k.kid.as_str())
+    }
+
+    /// The JWK Set of every key's public half (RFC 7517 §5), for the `jwks_uri`.
+    pub fn jwks(&self) -> Value {
+        let keys: Vec<Value> = self
+            .keys
+            .iter()
+            .map(|k| {
+                json!({
+                    "kty": "EC",
+                    "crv": "P-256",
+                    "x": URL_SAFE_NO_PAD.encode(k.x),
+                    "y": URL_SAFE_NO_PAD.encode(k.y),
+                    "kid": k.kid,
+                    "use": "sig",
+                    "alg": "ES256",
+                })
+            })
+            .collect();
+        json!({ "keys": keys })
+    }
+
+    /// A Logout Token for `claims`: a compact JWS (RFC 7515 §7.1) signed by the first key, with
+    /// the header `{"alg":"ES256","typ":"logout+jwt","kid":..}`. It carries the back-channel
+    /// logout event and no `nonce` (§2.4).
+    pub fn sign(&self, claims: &LogoutClaims) -> Result<String, String> {
+        let key = self.keys.first().ok_or("there are no signing keys")?;
+        check_claims(claims)?;
+        let header = Header {
+            alg: "ES256",
+            typ: LOGOUT_TOKEN_TYPE,
+            kid: &key.kid,
+        };
+        let mut events = Map::new();
+        events.insert(BACKCHANNEL_LOGOUT_EVENT.to_owned(), json!({}));
+        let payload = Payload {
+            iss: &claims.iss,
+            sub: claims.sub.as_deref(),
+            aud: &claims.aud,
+            iat: claims.iat,
+            exp: claims.exp,
+            jti: &claims.jti,
+            sid: claims.sid.as_deref(),
+            events: Value::Object(events),
+        };
+        let header = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+        let payload = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let signature = es256(&key.signer, signing_input.as_bytes())?;
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature)
+        ))
+    }
+}
+
+/// ES256 (RFC 7518 §3.4): ECDSA P-256 over SHA-256 of `message`, nonce per RFC 6979, as the
+/// 64-byte `r || s`.
+fn es256(signer: &SigningKey, message: &[u8]) -> Result<[u8; 64], String> {
+    let signature: Signature = signer
+        .try_sign(message)
+        .map_err(|_| "ES256 signing failed".to_owned())?;
+    Ok(signature.to_bytes().into())
+}
+
+/// §2.4: `iss`, `aud`, `iat`, `exp`, `jti` required; `sub` or `sid` or both.
+fn check_claims(claims: &LogoutClaims) -> Result<(), String> {
+    for (name, value) in [
+        ("iss", Some(&claims.iss)),
+        ("aud", Some(&claims.aud)),
+        ("jti", Some(&claims.jti)),
+        ("sub", claims.sub.as_ref()),
+        ("sid", claims.sid.as_ref()),
+    ] {
+        if value.is_some_and(|v| v.is_empty()) {
+            return Err(format!("the {name} claim is empty"));
+        }
+    }
+    if claims.sub.is_none() && claims.sid.is_none() {
+        return Err("a Logout Token needs a sub or a sid claim".to_owned());
+    }
+    if claims.exp <= claims.iat {
+        return Err("exp must be after iat".to_owned());
+    }
+    Ok(())
+}
+
+/// One private JWK. Messages name members, never their values.
+fn parse_jwk(jwk: &Value) -> Result<Key, String> {
+    let Value::Object(jwk) = jwk else {
+        return Err("is not a JSON object".to_owned());
+    };
+    let member = |name: &str| -> Result<Option<&str>, String> {
+        match jwk.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(format!("{name} is not a string")),
+        }
+    };
+    if member("kty")? != Some("EC") {
+        return Err("kty must be \"EC\"".to_owned());
+    }
+    if member("crv")? != Some("P-256") {
+        return Err("crv must be \"P-256\"".to_owned());
+    }
+    if member("use")?.is_some_and(|u| u != "sig") {
+        return Err("use, when present, must be \"sig\"".to_owned());
+    }
+    if member("alg")?.is_some_and(|a| a != "ES256") {
+        return Err("alg, when present, must be \"ES256\"".to_owned());
+    }
+    let kid = match member("kid")? {
+        None => return Err("kid is missing".to_owned()),
+        Some("") => return Err("kid is empty".to_owned()),
+        Some(kid) => kid.to_owned(),
+    };
+    let d = member("d")?.ok_or("d is missing (a private key is needed)")?;
+    let d = coordinate("d", d)?;
+    let secret = SecretKey::from_slice(&d).map_err(|_| "d is not a valid P-256 private key")?;
+    let point = secret.public_key().to_encoded_point(false);
+    let (Some(x), Some(y)) = (point.x(), point.y()) else {
+        return Err("d is not a valid P-256 private key".to_owned());
+    };
+    let mut key = Key {
+        kid,
+        signer: SigningKey::from(&secret),
+        x: [0; COORDINATE_BYTES],
+        y: [0; COORDINATE_BYTES],
+    };
+    key.x.copy_from_slice(x);
+    key.y.copy_from_slice(y);
+    for (name, derived) in [("x", &key.x), ("y", &key.y)] {
+        if let Some(given) = member(name)? {
+            if coordinate(name, given)? != *derived {
+                return Err(format!("{name} is not the public key of d"));
+            }
+        }
+    }
+    Ok(key)
+}
+
+/// A base64url (unpadded) 32-byte value: `d`, `x` or `y` (RFC 7518 §6.2.1.2, §6.2.2.1).
+fn coordinate(name: &str, encoded: &str) -> Result<[u8; COORDINATE_BYTES], String> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| format!("{name} is not unpadded base64url"))?;
+    <[u8; COORDINATE_BYTES]>::try_from(bytes.as_slice())
+        .map_err(|_| format!("{name} is not {COORDINATE_BYTES} bytes long"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use p256::ecdsa::signature::Verifier;
+    use p256::ecdsa::VerifyingKey;
+    use p256::EncodedPoint;
+
+    use super::*;
+
+    /// RFC 7515 Appendix A.3.1: the ES256 example key.
+    const RFC7515_D: &str = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI";
+    const RFC7515_X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+    const RFC7515_Y: &str = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+    /// A second key, made with `crypto.generateKeyPairSync('ec', {namedCurve: 'P-256'})`.
+    const OTHER_D: &str = "BnZF_tgbLVFk27QEXYQLckDZQuzi_CwF9YdyOk-sExA";
+    const OTHER_X: &str = "Wg6X3R8oZbJWzDXVhBKHw1QCrGn1nSN__RR_0yyY5g4";
+    const OTHER_Y: &str = "rq-mZ9A0asSSNgIJQqaejRiCYwXwMhOBtutG8LKMBmw";
+
+    fn jwk(kid: &str, d: &str, x: &str, y: &str) -> Value {
+        json!({"kty": "EC", "crv": "P-256", "kid": kid, "d": d, "x": x, "y": y})
+    }
+
+    fn rfc_key(kid: &str) -> Value {
+        jwk(kid, RFC7515_D, RFC7515_X, RFC7515_Y)
+    }
+
+    fn claims() -> LogoutClaims {
+        LogoutClaims {
+            iss: "https://scim.example/con_1".into(),
+            aud: "client-123".into(),
+            iat: 1_800_000_000,
+            exp: 1_800_000_120,
+            jti: "bWJq".into(),
+            sub: Some("248289761001".into()),
+            sid: Some("08a5019c-17e1-4977-8f42-65a12843ea02".into()),
+        }
+    }
+
+    fn decode_json(part: &str) -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    /// Verifies `token` against the JWKS entry with its `kid`, as a relying party would, and
+    /// returns the header and payload.
+    fn verify(token: &str, jwks: &Value) -> (Value, Value) {
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3, "compact JWS has three parts");
+        let header = decode_json(parts[0]);
+        let jwk = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == header["kid"])
+            .expect("the kid is published");
+        let coordinate = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+        let (x, y) = (coordinate("x"), coordinate("y"));
+        assert_eq!((x.len(), y.len()), (32, 32));
+        let point =
+            EncodedPoint::from_affine_coordinates(x.as_slice().into(), y.as_slice().into(), false);
+        let verifier = VerifyingKey::from_encoded_point(&point).unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+        assert_eq!(signature.len(), 64, "ES256 is raw r || s");
+        let signature = Signature::from_slice(&signature).unwrap();
+        let signing_input = format!("{}.{}", parts[0], parts[1]);
+        verifier
+            .verify(signing_input.as_bytes(), &signature)
+            .expect("the signature verifies");
+        (header, decode_json(parts[1]))
+    }
+
+    #[test]
+    fn signs_a_logout_token_that_verifies_against_the_jwks() {
+        let keys = SigningKeys::parse(&json!([rfc_key("k-1")]).to_string()).unwrap();
+        let token = keys.sign(&claims()).unwrap();
+        let (header, payload) = verify(&token, &keys.jwks());
+        assert_eq!(
+            header,
+            json!({"alg": "ES256", "typ": "logout+jwt", "kid": "k-1"})
+        );
+        assert_eq!(
+            payload,
+            json!({
+                "iss": "https://scim.example/con_1",
+                "sub": "248289761001",
+                "aud": "client-123",
+                "iat": 1_800_000_000,
+                "exp": 1_800_000_120,
+                "jti": "bWJq",
+                "sid": "08a5019c-17e1-4977-8f42-65a12843ea02",
+                "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+            })
+        );
+        assert!(
+            payload.get("nonce").is_none(),
+            "§2.4: a Logout Token has no nonce"
+        );
+        assert!(!token.contains('='), "base64url without padding");
+    }
+
+    #[test]
+    fn sub_or_sid_alone_is_enough_and_the_other_is_left_out() {
+        let keys = SigningKeys::parse(&json!([rfc_key("k-1")]).to_string()).unwrap();
+        let only_sub = LogoutClaims {
+            sid: None,
+            ..claims()
+        };
+        let (_, payload) = verify(&keys.sign(&only_sub).unwrap(), &keys.jwks());
+        assert_eq!(payload["sub"], "248289761001");
+        assert!(payload.get("sid").is_none());
+        let only_sid = LogoutClaims {
+            sub: None,
+            ..claims()
+        };
+        let (_, payload) = verify(&keys.sign(&only_sid).unwrap(), &keys.jwks());
+        assert_eq!(payload["sid"], "08a5019c-17e1-4977-8f42-65a12843ea02");
+        assert!(payload.get("sub").is_none());
+    }
+
+    #[test]
+    fn rejects_claims_without_sub_or_sid_and_empty_or_inverted_ones() {
+        let keys = SigningKeys::parse(&json!([rfc_key("k-1")]).to_string()).unwrap();
+        let neither = LogoutClaims {
+            sub: None,
+            sid: None,
+            ..claims()
+        };
+        assert!(keys.sign(&neither).unwrap_err().contains("sub or a sid"));
+        for bad in [
+            LogoutClaims {
+                sub: Some(String::new()),
+                ..claims()
+            },
+            LogoutClaims {
+                iss: String::new(),
+                ..claims()
+            },
+            LogoutClaims {
+                aud: String::new(),
+                ..claims()
+            },
+            LogoutClaims {
+                jti: String::new(),
+                ..claims()
+            },
+            LogoutClaims {
+                exp: claims().iat,
+                ..claims()
+            },
+        ] {
+            assert!(keys.sign(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn signing_is_deterministic_rfc_6979() {
+        // RFC 6979 A.2.5: P-256, SHA-256, message "sample".
+        let d = "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721";
+        let d: Vec<u8> = (0..d.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&d[i..i + 2], 16).unwrap())
+            .collect();
+        let jwks = json!([{"kty": "EC", "crv": "P-256", "kid": "rfc6979", "d": URL_SAFE_NO_PAD.encode(&d)}]);
+        let keys = SigningKeys::parse(&jwks.to_string()).unwrap();
+        let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02X}")).collect::<String>();
+        let signature = es256(&keys.keys[0].signer, b"sample").unwrap();
+        assert_eq!(
+            hex(&signature[..32]),
+            "EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716"
+        );
+        assert_eq!(
+            hex(&signature[32..]),
+            "F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8"
+        );
+        // The public key of RFC 6979 A.2.5.
+        let published = &keys.jwks()["keys"][0];
+        let x = URL_SAFE_NO_PAD
+            .decode(published["x"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            hex(&x),
+            "60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6"
+        );
+        assert_eq!(keys.sign(&claims()), keys.sign(&claims()));
+    }
+
+    #[test]
+    fn publishes_public_parts_derived_from_d() {
+        // RFC 7515 A.3.1 without x and y: they are derived.
+        let jwks = json!([{"kty": "EC", "crv": "P-256", "kid": "k-1", "d": RFC7515_D}]);
+        let keys = SigningKeys::parse(&jwks.to_string()).unwrap();
+        assert_eq!(
+            keys.jwks(),
+            json!({"keys": [{
+                "kty": "EC", "crv": "P-256", "x": RFC7515_X, "y": RFC7515_Y,
+                "kid": "k-1", "use": "sig", "alg": "ES256",
+            }]})
+        );
+        assert!(!keys.jwks().to_string().contains(RFC7515_D));
+    }
+
+    #[test]
+    fn rotation_the_first_key_signs_and_all_are_published() {
+        let set = json!([jwk("k-new", OTHER_D, OTHER_X, OTHER_Y), rfc_key("k-old"),]);
+        for input in [set.clone(), json!({ "keys": set })] {
+            let keys = SigningKeys::parse(&input.to_string()).unwrap();
+            assert_eq!(keys.signing_kid(), "k-new");
+            let jwks = keys.jwks();
+            let kids: Vec<&str> = jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap())
+                .collect();
+            assert_eq!(kids, ["k-new", "k-old"]);
+            assert_eq!(jwks["keys"][0]["x"], OTHER_X);
+            assert_eq!(jwks["keys"][1]["x"], RFC7515_X);
+            let (header, _) = verify(&keys.sign(&claims()).unwrap(), &jwks);
+            assert_eq!(header["kid"], "k-new");
+        }
+    }
+
+    #[test]
+    fn accepts_the_node_crypto_export_with_kid() {
+        // What scripts/gen-signing-key.mjs prints: Node's JWK export plus kid.
+        let input = format!(
+            r#"[{{"kty":"EC","x":"{OTHER_X}","y":"{OTHER_Y}","crv":"P-256","d":"{OTHER_D}","kid":"k-20270115-0a1b2c3d"}}]"#
+        );
+        let keys = SigningKeys::parse(&input).unwrap();
+        assert_eq!(keys.signing_kid(), "k-20270115-0a1b2c3d");
+        assert_eq!(
+            format!("{keys:?}"),
+            r#"SigningKeys { kids: ["k-20270115-0a1b2c3d"] }"#
+        );
+    }
+
+    #[test]
+    fn parse_rejects_bad_key_sets_without_echoing_secrets() {
+        let with = |k: &str, v: Value| {
+            let mut key = rfc_key("k-1");
+            key[k] = v;
+            json!([key]).to_string()
+        };
+        let without = |k: &str| {
+            let mut key = rfc_key("k-1");
+            key.as_object_mut().unwrap().remove(k);
+            json!([key]).to_string()
+        };
+        let zero = URL_SAFE_NO_PAD.encode([0u8; 32]);
+        // The group order n: one past the largest valid scalar.
+        let order = "_____wAAAAD__________7zm-q2nF56E87nKwvxjJVE";
+        let cases: Vec<(String, &str)> = vec![
+            ("[]".into(), "no signing keys"),
+            (r#"{"keys": []}"#.into(), "no signing keys"),
+            (r#"{"key": []}"#.into(), "\"keys\" array"),
+            ("\"k\"".into(), "JSON array"),
+            (format!("[{{\"d\": \"{RFC7515_D}\""), "not valid JSON"),
+            ("[1]".into(), "not a JSON object"),
+            (with("kty", json!("RSA")), "kty"),
+            (without("kty"), "kty"),
+            (with("crv", json!("P-384")), "crv"),
+            (with("crv", json!(256)), "crv is not a string"),
+            (without("crv"), "crv"),
+            (with("use", json!("enc")), "use"),
+            (with("alg", json!("RS256")), "alg"),
+            (without("kid"), "kid is missing"),
+            (with("kid", json!("")), "kid is empty"),
+            (with("kid", json!(7)), "kid is not a string"),
+            (without("d"), "d is missing"),
+            (with("d", json!("")), "d is not 32 bytes"),
+            (
+                with("d", json!(format!("{RFC7515_D}="))),
+                "d is not unpadded base64url",
+            ),
+            (
+                with("d", json!("jpsQnnGQmL+YBIffH1136cspYG6/0iY7X1fCE9+E9LI")),
+                "base64url",
+            ),
+            (with("d", json!(&RFC7515_D[..42])), "d is not"),
+            (
+                with("d", json!(URL_SAFE_NO_PAD.encode([1u8; 33]))),
+                "d is not 32 bytes",
+            ),
+            (with("d", json!(zero)), "d is not a valid P-256 private key"),
+            (
+                with("d", json!(order)),
+                "d is not a valid P-256 private key",
+            ),
+            (with("x", json!(OTHER_X)), "x is not the public key of d"),
+            (with("y", json!(OTHER_Y)), "y is not the public key of d"),
+            (with("x", json!("AAAA")), "x is not 32 bytes"),
+            (
+                json!([rfc_key("k-1"), jwk("k-1", OTHER_D, OTHER_X, OTHER_Y)]).to_string(),
+                "keys[1]: kid is the same as that of keys[0]",
+            ),
+            (
+                json!([
+                    jwk("k-2", OTHER_D, OTHER_X, OTHER_Y),
+                    rfc_key("k-1"),
+                    rfc_key("k-1")
+                ])
+                .to_string(),
+                "keys[2]",
+            ),
+        ];
+        for (input, expected) in cases {
+            let err = SigningKeys::parse(&input).unwrap_err();
+            assert!(err.contains(expected), "{input}: {err}");
+            for secret in [RFC7515_D, OTHER_D, &RFC7515_D[..8], OTHER_X] {
+                assert!(!err.contains(secret), "{input}: echoed: {err}");
+            }
+            assert!(!err.contains(&input), "{input}: echoed: {err}");
+        }
+    }
+}
