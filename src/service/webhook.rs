@@ -2,7 +2,6 @@
 //! secret. Admin routes `/webhooks…` (the edge forwards `/admin/v1/webhooks…`); each change is
 //! recorded in the registry's event log in the same transaction.
 
-use base64::Engine;
 use serde_json::{json, Value};
 
 use super::clock::{Random, Timestamp};
@@ -12,6 +11,7 @@ use super::listing::cursor;
 use super::outbound_url;
 use super::store::{int, opt_text, text, Row, Store};
 use super::target::{self, Body};
+use super::webhook_signature::new_secret;
 use crate::scim::ScimError;
 
 /// Every event type a connection emits.
@@ -48,17 +48,6 @@ pub const PREVIOUS_SECRET_SECONDS: i64 = 24 * 3600;
 const COLUMNS: &str = "id, url, description, event_types, connection_ids, enabled, created_at, \
      updated_at, disabled_at, disabled_reason, consecutive_failures, last_success_at, \
      last_failure_at, last_error, previous_secret_expires_at";
-
-/// A new signing secret: `whsec_` and the standard base64 of 32 random bytes.
-// The shared generator (service::webhook_signature::new_secret) is not in this tree yet.
-fn new_secret(random: &mut dyn Random) -> Result<String, ScimError> {
-    let mut bytes = [0u8; 32];
-    random.fill(&mut bytes)?;
-    Ok(format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    ))
-}
 
 /// Whether an `event_types` entry (`*`, an exact type, or a prefix pattern such as `user.*`)
 /// selects events of type `kind`.
