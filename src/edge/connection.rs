@@ -119,8 +119,9 @@ impl Connection {
                 let delay = self.retry_delay.get();
                 worker::console_error!("outbox: send failed ({e}); trying again in {delay} s");
                 self.retry_delay.set((delay * 2).min(MAX_RETRY_SECONDS));
-                let at = now().0 + i64::from(delay) * 1000;
-                if let Err(e) = self.state.storage().set_alarm(at).await {
+                // An i64 is an offset from now in milliseconds.
+                let offset = i64::from(delay) * 1000;
+                if let Err(e) = self.state.storage().set_alarm(offset).await {
                     worker::console_error!("outbox: could not set the alarm: {e}");
                 }
             }
@@ -143,8 +144,8 @@ impl Connection {
                     .map_err(|e| e.to_string())?
                     .is_none()
                 {
-                    let at = now().0 + GUARD_SECONDS * 1000;
-                    storage.set_alarm(at).await.map_err(|e| e.to_string())?;
+                    let offset = GUARD_SECONDS * 1000;
+                    storage.set_alarm(offset).await.map_err(|e| e.to_string())?;
                 }
                 guarded = true;
             }
