@@ -67,19 +67,33 @@ fn user_lifecycle_events_in_every_dialect() {
         [
             "user.created",
             "user.deactivated",
+            "user.sessions_revoked",
             "user.reactivated",
             "user.updated",
             "user.deactivated",
-            "user.deleted"
+            "user.sessions_revoked",
+            "user.deleted",
+            "user.sessions_revoked"
         ]
     );
-    let all = events(&f);
+    // Every deactivation and deletion is followed by the revocation of the user's sessions.
+    let all: Vec<Value> = events(&f)
+        .into_iter()
+        .filter(|e| e["type"] != "user.sessions_revoked")
+        .collect();
     let token_id = scim_edge::service::token::list(&f.store).unwrap()[0]
         .id
         .clone();
     for e in &all {
         assert_eq!(e["actor"], format!("token:{token_id}"));
         assert_eq!(e["data"]["id"], id.as_str());
+    }
+    for e in events(&f)
+        .iter()
+        .filter(|e| e["type"] == "user.sessions_revoked")
+    {
+        assert_eq!(e["actor"], format!("token:{token_id}"));
+        assert_eq!(e["data"]["user_id"], id.as_str());
     }
     assert_eq!(
         all[0]["data"]["resource"]["userName"],

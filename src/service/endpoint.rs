@@ -8,6 +8,7 @@ use super::group::{self, StoredGroup};
 use super::http::{HttpRequest, HttpResponse};
 use super::list_params::{projection_of, ListParams};
 use super::listing::{ListQuery, Page};
+use super::session;
 use super::store::Store;
 use super::token::Principal;
 use super::user::{self, Ctx, StoredUser};
@@ -443,5 +444,40 @@ fn emit<R: Resources>(
         request_id: ctx.request_id,
     };
     super::event::record(store, random, ctx.now, &kind, origin, data)?;
+    if noun == "user" && (verb == "deactivated" || verb == "deleted") {
+        if let Some(user) = new.as_ref().or(old.as_ref()) {
+            revoke_sessions(store, random, ctx, origin, id, user, verb)?;
+        }
+    }
+    Ok(())
+}
+
+/// Deactivation and deletion end the user's sessions and refresh tokens in the app: revoked in
+/// this transaction, and `user.sessions_revoked` recorded even when there were none, so the
+/// delivery side can still send a `sub`-only logout token to clients that need no `sid`.
+fn revoke_sessions(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    ctx: &Ctx,
+    origin: super::event::Origin,
+    user_id: &str,
+    user: &Value,
+    verb: &str,
+) -> Result<(), ScimError> {
+    let reason = if verb == "deleted" {
+        session::DELETED
+    } else {
+        session::DEACTIVATED
+    };
+    let revoked = session::revoke_user(store, ctx.now, user_id, reason)?;
+    let data = serde_json::json!({
+        "user_id": user_id,
+        "subject": super::app_api::subject_of(store, user)?,
+        "reason": reason,
+        "sessions": revoked.sessions,
+        "refresh_tokens": revoked.refresh_tokens,
+    });
+    let kind = "user.sessions_revoked";
+    super::event::record(store, random, ctx.now, kind, origin, data)?;
     Ok(())
 }

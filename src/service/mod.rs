@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod registry;
 pub mod scim_api;
+pub mod session;
 pub mod settings;
 pub mod setup;
 pub mod setup_page;
