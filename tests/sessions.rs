@@ -857,3 +857,20 @@ fn unknown_app_routes_are_404() {
         "No route",
     );
 }
+
+#[test]
+fn a_sid_with_reserved_characters_is_logged_out_by_its_percent_encoded_path() {
+    let mut f = Fixture::new();
+    let uid = user(&mut f, "a");
+    session(&mut f, "a/b?c#d%e", &uid, "web");
+    assert_eq!(
+        introspect(&mut f, json!({"sid": "a/b?c#d%e"}))["active"],
+        true
+    );
+    let r = app(&mut f, "DELETE", "/sessions/a%2Fb%3Fc%23d%25e", None);
+    assert_eq!(r.status, 204);
+    assert_eq!(introspect(&mut f, json!({"sid": "a/b?c#d%e"})), inactive());
+    // A malformed escape is taken literally.
+    session(&mut f, "100%zz", &uid, "web");
+    assert_eq!(app(&mut f, "DELETE", "/sessions/100%zz", None).status, 204);
+}

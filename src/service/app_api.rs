@@ -159,7 +159,8 @@ fn route(
     match (request.method.as_str(), segments) {
         ("POST", ["sessions"]) => Ok((201, session::register_session(store, now, request)?)),
         ("DELETE", ["sessions", sid]) => {
-            session::logout_session(store, now, sid).map(|()| (204, Value::Null))
+            let sid = session::decode_segment(sid);
+            session::logout_session(store, now, &sid).map(|()| (204, Value::Null))
         }
         ("POST", ["refresh-tokens"]) => Ok((
             201,

@@ -118,6 +118,31 @@ fn check_live_user(store: &dyn Store, user_id: &str) -> Result<(), ScimError> {
     }
 }
 
+/// A path segment as the app sent it: a `sid` may hold any visible ASCII character, so `/`, `?`,
+/// `#` and `%` arrive percent-encoded (RFC 3986 §2.1). A malformed escape is taken literally.
+pub fn decode_segment(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escaped = (b == b'%')
+            .then(|| raw.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(decoded) => {
+                out.push(decoded);
+                i += 3;
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| raw.to_owned())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
