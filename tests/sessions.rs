@@ -199,6 +199,10 @@ fn session_bodies_are_validated() {
             "not in the future",
         ),
         (json!([1]), "JSON object"),
+        (
+            json!({"sid": "s", "user_id": "", "client_id": "web"}),
+            "user_id must be",
+        ),
     ];
     for (body, words) in cases {
         let r = app(&mut f, "POST", "/sessions", Some(body.clone()));

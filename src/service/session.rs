@@ -239,6 +239,7 @@ pub fn register_session(
 ) -> Result<Value, ScimError> {
     let body: NewSession = parse(request)?;
     check_id("sid", &body.sid)?;
+    check_id("user_id", &body.user_id)?;
     check_id("client_id", &body.client_id)?;
     let expires_at = expiry(now, body.expires_at.as_deref())?;
     check_live_user(store, &body.user_id)?;
@@ -305,6 +306,7 @@ pub fn register_refresh_token(
 ) -> Result<Value, ScimError> {
     let body: NewRefreshToken = parse(request)?;
     let hash = token_hash(body.refresh_token.as_deref(), body.token_hash.as_deref())?;
+    check_id("user_id", &body.user_id)?;
     check_id("client_id", &body.client_id)?;
     if let Some(sid) = &body.sid {
         check_id("sid", sid)?;
