@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 PORT ?= 8787
 ENV := source scripts/env.sh &&
-RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock docs/openapi.json
 
 .PHONY: setup dev test test-host test-e2e deploy-check deploy conformance bench lint build-worker
 

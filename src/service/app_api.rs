@@ -1,5 +1,6 @@
 //! The SaaS app's runtime API for one connection (`/v1/connections/{id}/…`, its own secret):
-//! users as mapped profiles, groups, a user's groups, and import of existing app users.
+//! users as mapped profiles, groups, a user's groups, import of existing app users, and the
+//! sessions and refresh tokens the app registers so deactivation ends them (service::session).
 //! Also the admin side of the mapping (`/admin/v1/connections/{id}/mapping`).
 
 use serde::Deserialize;
@@ -13,6 +14,7 @@ use super::http::{HttpRequest, HttpResponse};
 use super::listing;
 use super::mapping::{IdpKind, Mapping};
 use super::membership;
+use super::session;
 use super::settings;
 use super::store::{opt_text, text, transact, Store};
 use super::user::{self, Ctx};
@@ -136,25 +138,62 @@ pub fn handle(
     };
     let result = match (request.method.as_str(), segments.as_slice()) {
         ("POST", ["users", "import"]) => import(store, random, &ctx, request).map(|v| (200, v)),
-        (_, _) => transact(store, || route(store, &ctx, request, &segments)).map(|v| (200, v)),
+        (_, _) => transact(store, || route(store, random, &ctx, request, &segments)),
     };
     match result {
+        Ok((204, _)) => HttpResponse::empty(204),
         Ok((status, body)) => HttpResponse::plain_json(status, &body),
         Err(e) => admin_error(&e),
     }
 }
 
+/// The routes that run in one transaction; `Ok((status, body))`, 204 without a body.
 fn route(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    ctx: &Ctx,
+    request: &HttpRequest,
+    segments: &[&str],
+) -> Result<(u16, Value), ScimError> {
+    let now = ctx.now;
+    match (request.method.as_str(), segments) {
+        ("POST", ["sessions"]) => Ok((201, session::register_session(store, now, request)?)),
+        ("DELETE", ["sessions", sid]) => {
+            let sid = session::decode_segment(sid);
+            session::logout_session(store, now, &sid).map(|()| (204, Value::Null))
+        }
+        ("POST", ["refresh-tokens"]) => Ok((
+            201,
+            session::register_refresh_token(store, random, now, request)?,
+        )),
+        ("DELETE", ["refresh-tokens", id]) => {
+            session::revoke_refresh_token(store, now, id).map(|()| (204, Value::Null))
+        }
+        ("POST", ["introspect"]) => {
+            let view = ProfileView::load(store)?;
+            let subject = |u: &user::StoredUser| Ok(view.subject(&u.to_scim(ctx.base_url)));
+            Ok((200, session::introspect(store, now, request, &subject)?))
+        }
+        ("GET", ["users", id, "sessions"]) => {
+            let exists = user::get(store, id).is_ok();
+            Ok((200, session::of_user(store, now, id, exists)?))
+        }
+        ("GET", _) => read(store, ctx, request, segments).map(|v| (200, v)),
+        _ => Err(ScimError::not_found(format!(
+            "No route {} {}.",
+            request.method, request.path
+        ))),
+    }
+}
+
+/// The read-only routes: users as mapped profiles, groups, a user's groups.
+fn read(
     store: &dyn Store,
     ctx: &Ctx,
     request: &HttpRequest,
     segments: &[&str],
 ) -> Result<Value, ScimError> {
-    let (mapping, _) = mapping(store)?;
-    let view = ProfileView {
-        mapping,
-        identifier: settings::load(store)?.user_identifier,
-    };
+    let view = ProfileView::load(store)?;
     match (request.method.as_str(), segments) {
         ("GET", ["users"]) => list_users(store, ctx, &view, request),
         ("GET", ["users", id]) => Ok(view.profile(&user::get(store, id)?.to_scim(ctx.base_url))),
@@ -180,11 +219,13 @@ fn route(
 
 /// A rendered SCIM user as the app sees it through this connection's mapping.
 pub fn profile_of(store: &dyn Store, user: &Value) -> Result<Value, ScimError> {
-    let view = ProfileView {
-        mapping: mapping(store)?.0,
-        identifier: settings::load(store)?.user_identifier,
-    };
-    Ok(view.profile(user))
+    Ok(ProfileView::load(store)?.profile(user))
+}
+
+/// The user's identifier in the app (see [`ProfileView`]), falling back to the SCIM `id` when
+/// the user has none: the `sub` of introspection and of `user.sessions_revoked`.
+pub fn subject_of(store: &dyn Store, user: &Value) -> Result<String, ScimError> {
+    Ok(ProfileView::load(store)?.subject(user))
 }
 
 /// How the app sees a user: the mapped profile, plus `identifier`, the value of the attribute
@@ -196,6 +237,22 @@ struct ProfileView {
 }
 
 impl ProfileView {
+    fn load(store: &dyn Store) -> Result<ProfileView, ScimError> {
+        Ok(ProfileView {
+            mapping: mapping(store)?.0,
+            identifier: settings::load(store)?.user_identifier,
+        })
+    }
+
+    fn subject(&self, user: &Value) -> String {
+        user.get(&self.identifier)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .or_else(|| user.get("id").and_then(Value::as_str))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     fn profile(&self, user: &Value) -> Value {
         let mut profile = self.mapping.to_profile(user);
         if let Value::Object(fields) = &mut profile {

@@ -8,6 +8,8 @@ use super::group::{self, StoredGroup};
 use super::http::{HttpRequest, HttpResponse};
 use super::list_params::{projection_of, ListParams};
 use super::listing::{ListQuery, Page};
+use super::membership::{Member, MemberChanges};
+use super::session;
 use super::store::Store;
 use super::token::Principal;
 use super::user::{self, Ctx, StoredUser};
@@ -62,6 +64,10 @@ pub trait Resources {
     fn render(item: &Self::Item, base_url: &str) -> Value;
     fn etag(item: &Self::Item) -> String;
     fn id(item: &Self::Item) -> &str;
+    /// What the write that returned `item` did to its members, for types that have members.
+    fn member_changes(_item: &Self::Item) -> Option<&MemberChanges> {
+        None
+    }
 }
 
 pub struct Users;
@@ -197,6 +203,9 @@ impl Resources for Groups {
     }
     fn id(item: &StoredGroup) -> &str {
         &item.id
+    }
+    fn member_changes(item: &StoredGroup) -> Option<&MemberChanges> {
+        Some(&item.member_changes)
     }
 }
 
@@ -373,7 +382,9 @@ fn attributes(rendered: &Value) -> serde_json::Map<String, Value> {
 /// `user.updated`, `user.deactivated`, `user.reactivated`, `user.deleted`, `group.created`,
 /// `group.updated`, `group.deleted`; with the token that made it, the resource after the change
 /// (and, for users, the app's mapped profile) and the attributes that changed. A write that
-/// changed nothing records nothing.
+/// changed nothing records nothing. Then what follows from it: `user.sessions_revoked` after a
+/// deactivation or deletion, `group.member.added` / `group.member.removed` when members changed
+/// (a deleted user is removed from each of their groups).
 fn emit<R: Resources>(
     store: &dyn Store,
     random: &mut dyn Random,
@@ -443,5 +454,118 @@ fn emit<R: Resources>(
         request_id: ctx.request_id,
     };
     super::event::record(store, random, ctx.now, &kind, origin, data)?;
+    if noun == "user" && (verb == "deactivated" || verb == "deleted") {
+        if let Some(user) = new.as_ref().or(old.as_ref()) {
+            revoke_sessions(store, random, ctx, origin, id, user, verb)?;
+        }
+    }
+    if let (Some(changes), Some(group)) = (after.and_then(R::member_changes), &new) {
+        let display_name = group.get("displayName").and_then(Value::as_str);
+        let name = display_name.unwrap_or_default();
+        record_members(
+            store,
+            random,
+            ctx,
+            origin,
+            (id, name),
+            "added",
+            &changes.added,
+        )?;
+        record_members(
+            store,
+            random,
+            ctx,
+            origin,
+            (id, name),
+            "removed",
+            &changes.removed,
+        )?;
+    }
+    if noun == "user" && verb == "deleted" {
+        // A deleted user left every group they were in.
+        let groups = old
+            .as_ref()
+            .and_then(|o| o.get("groups"))
+            .and_then(Value::as_array);
+        let gone = [Member {
+            value: id.to_owned(),
+            kind: "User".into(),
+            display: None,
+        }];
+        for g in groups.into_iter().flatten() {
+            let group_id = g.get("value").and_then(Value::as_str).unwrap_or_default();
+            let name = g.get("display").and_then(Value::as_str).unwrap_or_default();
+            record_members(
+                store,
+                random,
+                ctx,
+                origin,
+                (group_id, name),
+                "removed",
+                &gone,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Most members one `group.member.added` / `group.member.removed` event lists; a larger change
+/// is split over several events.
+pub const MEMBERS_PER_EVENT: usize = 1000;
+
+/// `group.member.added` or `group.member.removed` (`direction`) for members of the group
+/// `(id, displayName)`, in chunks of at most [`MEMBERS_PER_EVENT`].
+fn record_members(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    ctx: &Ctx,
+    origin: super::event::Origin,
+    (group_id, display_name): (&str, &str),
+    direction: &str,
+    members: &[Member],
+) -> Result<(), ScimError> {
+    let kind = format!("group.member.{direction}");
+    for chunk in members.chunks(MEMBERS_PER_EVENT) {
+        let members: Vec<Value> = chunk
+            .iter()
+            .map(|m| serde_json::json!({"value": m.value, "type": m.kind}))
+            .collect();
+        let data = serde_json::json!({
+            "group_id": group_id,
+            "display_name": display_name,
+            "members": members,
+        });
+        super::event::record(store, random, ctx.now, &kind, origin, data)?;
+    }
+    Ok(())
+}
+
+/// Deactivation and deletion end the user's sessions and refresh tokens in the app: revoked in
+/// this transaction, and `user.sessions_revoked` recorded even when there were none, so the
+/// delivery side can still send a `sub`-only logout token to clients that need no `sid`.
+fn revoke_sessions(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    ctx: &Ctx,
+    origin: super::event::Origin,
+    user_id: &str,
+    user: &Value,
+    verb: &str,
+) -> Result<(), ScimError> {
+    let reason = if verb == "deleted" {
+        session::DELETED
+    } else {
+        session::DEACTIVATED
+    };
+    let revoked = session::revoke_user(store, ctx.now, user_id, reason)?;
+    let data = serde_json::json!({
+        "user_id": user_id,
+        "subject": super::app_api::subject_of(store, user)?,
+        "reason": reason,
+        "sessions": revoked.sessions,
+        "refresh_tokens": revoked.refresh_tokens,
+    });
+    let kind = "user.sessions_revoked";
+    super::event::record(store, random, ctx.now, kind, origin, data)?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use super::clock::{new_uuid, Random};
 use super::filter_sql;
 use super::listing::{self, fold_case, taken, ListQuery, Page, Table};
-use super::membership::{self, Member};
+use super::membership::{self, Member, MemberChanges};
 use super::store::{int, text, Row, Store};
 use super::user::{check_version, Ctx};
 use crate::scim::filter::{self, AttrPath, CompValue, CompareOp, Filter, PatchPath};
@@ -25,6 +25,9 @@ pub struct StoredGroup {
     pub version: i64,
     /// Loaded only when the response shows them.
     pub members: Option<Vec<Member>>,
+    /// What the write that returned this group did to its members (empty when only read), for
+    /// the `group.member.added` / `group.member.removed` events.
+    pub member_changes: MemberChanges,
 }
 
 impl StoredGroup {
@@ -84,6 +87,7 @@ fn row_to_group(
         updated_at: text(row, 3)?,
         version: int(row, 4)?,
         members,
+        member_changes: MemberChanges::default(),
     })
 }
 
@@ -164,8 +168,13 @@ pub fn create(
             now.clone().into(),
         ],
     )?;
-    membership::add(store, &id, &members)?;
-    get(store, &id, true)
+    let added = membership::add(store, &id, &members)?;
+    let mut created = get(store, &id, true)?;
+    created.member_changes = MemberChanges {
+        added,
+        removed: Vec::new(),
+    };
+    Ok(created)
 }
 
 /// GET /Groups/{id}; members are read only when `with_members`.
@@ -186,10 +195,11 @@ fn save(
     ctx: &Ctx,
     group: StoredGroup,
     resource: Value,
-    members_changed: bool,
+    changes: MemberChanges,
     with_members: bool,
 ) -> Result<StoredGroup, ScimError> {
-    if resource == group.resource && !members_changed {
+    let changes = changes.net();
+    if resource == group.resource && changes.is_empty() {
         return get(store, &group.id, with_members);
     }
     let keys = keys_of(&resource)?;
@@ -206,7 +216,9 @@ fn save(
             group.id.clone().into(),
         ],
     )?;
-    get(store, &group.id, with_members)
+    let mut saved = get(store, &group.id, with_members)?;
+    saved.member_changes = changes;
+    Ok(saved)
 }
 
 /// PUT /Groups/{id}: the member list becomes exactly the one sent; only differences are written.
@@ -222,8 +234,8 @@ pub fn replace(
     check_version(&group.etag(), if_match)?;
     let mut resource = resource::normalize(ResourceKind::Group, body)?;
     let members = take_members(&mut resource)?;
-    let changed = membership::set(store, id, &members)?;
-    save(store, ctx, group, resource, changed, with_members)
+    let changes = membership::set(store, id, &members)?;
+    save(store, ctx, group, resource, changes, with_members)
 }
 
 fn targets_members(path: &PatchPath) -> bool {
@@ -255,8 +267,7 @@ fn named_ids(filter: &Filter) -> Option<Vec<String>> {
     }
 }
 
-/// One PATCH operation on `members`, applied to the membership rows; returns whether anything
-/// changed.
+/// One PATCH operation on `members`, applied to the membership rows; returns what changed.
 fn patch_members(
     store: &dyn Store,
     ctx: &Ctx,
@@ -264,7 +275,11 @@ fn patch_members(
     op: OpKind,
     path: &PatchPath,
     value: Option<&Value>,
-) -> Result<bool, ScimError> {
+) -> Result<MemberChanges, ScimError> {
+    let removed = |removed| MemberChanges {
+        added: Vec::new(),
+        removed,
+    };
     if path.attr.sub_attr.is_some() || path.sub_attr.is_some() {
         return Err(ScimError::invalid_path(
             "Member sub-attributes cannot be patched; add or remove whole members.",
@@ -283,14 +298,17 @@ fn patch_members(
                     .map(|m| m.value)
                     .collect(),
             };
-            Ok(membership::remove(store, group_id, &ids)? > 0)
+            Ok(removed(membership::remove(store, group_id, &ids)?))
         }
         (Some(_), _) => Err(ScimError::invalid_path(
             "A value filter on members is only supported with remove.",
         )),
         (None, OpKind::Add) => {
             let members = membership::parse_members(value.unwrap_or(&Value::Null))?;
-            Ok(membership::add(store, group_id, &members)? > 0)
+            Ok(MemberChanges {
+                added: membership::add(store, group_id, &members)?,
+                removed: Vec::new(),
+            })
         }
         (None, OpKind::Replace) => {
             let members = membership::parse_members(value.unwrap_or(&Value::Null))?;
@@ -303,9 +321,9 @@ fn patch_members(
                     .into_iter()
                     .map(|m| m.value)
                     .collect();
-                Ok(membership::remove(store, group_id, &ids)? > 0)
+                Ok(removed(membership::remove(store, group_id, &ids)?))
             }
-            _ => Ok(membership::clear(store, group_id)? > 0),
+            _ => Ok(removed(membership::clear(store, group_id)?)),
         },
     }
 }
@@ -336,12 +354,18 @@ pub fn modify(
     check_version(&group.etag(), if_match)?;
     let operations = patch::parse(body)?;
     let mut others = Vec::new();
-    let mut members_changed = false;
+    let mut changes = MemberChanges::default();
     for operation in operations {
         match &operation.path {
             Some(path) if targets_members(path) => {
-                members_changed |=
-                    patch_members(store, ctx, id, operation.op, path, operation.value.as_ref())?;
+                changes.extend(patch_members(
+                    store,
+                    ctx,
+                    id,
+                    operation.op,
+                    path,
+                    operation.value.as_ref(),
+                )?);
             }
             None => {
                 // Okta pushes `{"id", "displayName", "members"?}` without a path.
@@ -352,14 +376,14 @@ pub fn modify(
                         .find(|k| k.eq_ignore_ascii_case("members"))
                         .cloned();
                     if let Some(members) = members_key.and_then(|k| map.remove(&k)) {
-                        members_changed |= patch_members(
+                        changes.extend(patch_members(
                             store,
                             ctx,
                             id,
                             operation.op,
                             &members_path(),
                             Some(&members),
-                        )?;
+                        )?);
                     }
                     if !map.is_empty() {
                         others.push(PatchOperation {
@@ -375,7 +399,7 @@ pub fn modify(
     let mut patched = group.resource.clone();
     patch::apply(ResourceKind::Group, &mut patched, &others)?;
     let resource = resource::normalize(ResourceKind::Group, &patched)?;
-    save(store, ctx, group, resource, members_changed, with_members)
+    save(store, ctx, group, resource, changes, with_members)
 }
 
 /// DELETE /Groups/{id}: also removes it from any group it was a member of.
@@ -387,7 +411,8 @@ pub fn delete(
 ) -> Result<(), ScimError> {
     let group = get(store, id, false)?;
     check_version(&group.etag(), if_match)?;
-    membership::clear(store, id)?;
+    // The group's own members go with it (its `group.deleted` says so): no need to read them.
+    store.execute("DELETE FROM membership WHERE group_id = ?", &[id.into()])?;
     membership::remove_member_everywhere(store, ctx.now, id)?;
     store.execute("DELETE FROM scim_group WHERE id = ?", &[id.into()])?;
     Ok(())

@@ -35,6 +35,64 @@ impl Member {
     }
 }
 
+/// What one write did to a group's members: who was added and who was removed, net of each
+/// other (a member added then removed in the same PATCH is neither).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemberChanges {
+    pub added: Vec<Member>,
+    pub removed: Vec<Member>,
+}
+
+impl MemberChanges {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+
+    /// Appends a later step of the same write.
+    pub fn extend(&mut self, later: MemberChanges) {
+        self.added.extend(later.added);
+        self.removed.extend(later.removed);
+    }
+
+    /// The net change: a member both added and removed by the steps of one write was a member
+    /// before and after it (removed, then added back) or neither (added, then removed).
+    pub fn net(self) -> MemberChanges {
+        let mut balance: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        for m in &self.added {
+            *balance.entry(m.value.clone()).or_default() += 1;
+        }
+        for m in &self.removed {
+            *balance.entry(m.value.clone()).or_default() -= 1;
+        }
+        let mut added = Vec::new();
+        let mut removed = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for m in self.added {
+            if balance.get(&m.value).copied().unwrap_or(0) > 0 && seen.insert(m.value.clone()) {
+                added.push(m);
+            }
+        }
+        for m in self.removed {
+            if balance.get(&m.value).copied().unwrap_or(0) < 0 && seen.insert(m.value.clone()) {
+                removed.push(m);
+            }
+        }
+        MemberChanges { added, removed }
+    }
+}
+
+fn removed_rows(rows: &[super::store::Row]) -> Result<Vec<Member>, ScimError> {
+    rows.iter()
+        .map(|row| {
+            Ok(Member {
+                value: text(row, 0)?,
+                kind: text(row, 1)?,
+                display: opt_text(row, 2),
+            })
+        })
+        .collect()
+}
+
 /// Parses member values as clients send them: an array of `{"value", "display"?, "type"?}` (or
 /// one such object). `"$ref": null` and unknown `type`s are tolerated; `value` is required.
 pub fn parse_members(value: &Value) -> Result<Vec<Member>, ScimError> {
@@ -91,13 +149,17 @@ fn resolve(
     Ok(None)
 }
 
-/// Adds members that are not members yet; returns how many were added.
+/// Adds members that are not members yet; returns those added.
 ///
 /// A value that names no user or group of this connection (a user the IdP failed to provision,
 /// an id from elsewhere) is skipped, not stored: one stale id must not block the rest of a group
 /// push, and the response shows exactly the members stored. RFC 7644 defines no error for it.
-pub fn add(store: &dyn Store, group_id: &str, members: &[Member]) -> Result<usize, ScimError> {
-    let mut added = 0;
+pub fn add(
+    store: &dyn Store,
+    group_id: &str,
+    members: &[Member],
+) -> Result<Vec<Member>, ScimError> {
+    let mut added = Vec::new();
     for member in members {
         let Some(kind) = resolve(store, group_id, &member.value)? else {
             continue;
@@ -112,32 +174,37 @@ pub fn add(store: &dyn Store, group_id: &str, members: &[Member]) -> Result<usiz
                 member.display.clone().into(),
             ],
         )?;
-        added += inserted.len();
+        if !inserted.is_empty() {
+            added.push(Member {
+                kind: kind.to_owned(),
+                ..member.clone()
+            });
+        }
     }
     Ok(added)
 }
 
-/// Removes the listed member ids; returns how many were members.
-pub fn remove(store: &dyn Store, group_id: &str, ids: &[String]) -> Result<usize, ScimError> {
-    let mut removed = 0;
+/// Removes the listed member ids; returns the members that were removed.
+pub fn remove(store: &dyn Store, group_id: &str, ids: &[String]) -> Result<Vec<Member>, ScimError> {
+    let mut removed = Vec::new();
     for id in ids {
         let deleted = store.query(
-            "DELETE FROM membership WHERE group_id = ? AND member_id = ? RETURNING member_id",
+            "DELETE FROM membership WHERE group_id = ? AND member_id = ?
+             RETURNING member_id, member_type, display",
             &[group_id.into(), id.clone().into()],
         )?;
-        removed += deleted.len();
+        removed.extend(removed_rows(&deleted)?);
     }
     Ok(removed)
 }
 
-/// Removes every member; returns how many there were.
-pub fn clear(store: &dyn Store, group_id: &str) -> Result<usize, ScimError> {
-    let count = count(store, group_id)?;
-    store.execute(
-        "DELETE FROM membership WHERE group_id = ?",
+/// Removes every member; returns them.
+pub fn clear(store: &dyn Store, group_id: &str) -> Result<Vec<Member>, ScimError> {
+    let deleted = store.query(
+        "DELETE FROM membership WHERE group_id = ? RETURNING member_id, member_type, display",
         &[group_id.into()],
     )?;
-    Ok(count)
+    removed_rows(&deleted)
 }
 
 pub fn count(store: &dyn Store, group_id: &str) -> Result<usize, ScimError> {
@@ -150,9 +217,13 @@ pub fn count(store: &dyn Store, group_id: &str) -> Result<usize, ScimError> {
         .unwrap_or(0) as usize)
 }
 
-/// Makes the member list exactly `members`, touching only the rows that differ; returns whether
-/// anything changed.
-pub fn set(store: &dyn Store, group_id: &str, members: &[Member]) -> Result<bool, ScimError> {
+/// Makes the member list exactly `members`, touching only the rows that differ; returns what
+/// changed.
+pub fn set(
+    store: &dyn Store,
+    group_id: &str,
+    members: &[Member],
+) -> Result<MemberChanges, ScimError> {
     let current: std::collections::HashSet<String> = list(store, group_id)?
         .into_iter()
         .map(|m| m.value)
@@ -171,7 +242,7 @@ pub fn set(store: &dyn Store, group_id: &str, members: &[Member]) -> Result<bool
         .collect();
     let removed = remove(store, group_id, &gone)?;
     let added = add(store, group_id, &new)?;
-    Ok(removed + added > 0)
+    Ok(MemberChanges { added, removed })
 }
 
 /// The members of a group in the order they were added.

@@ -72,6 +72,31 @@ const CONNECTION: &[&str] = &[
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     )",
+    // Sessions and refresh tokens the app registered (service::session): revoked, never
+    // deleted, when their user is deactivated or deleted, so the app can see why.
+    "CREATE TABLE IF NOT EXISTS session (
+        sid TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        revoked_at TEXT,
+        revoked_reason TEXT
+    )",
+    "CREATE INDEX IF NOT EXISTS session_by_user ON session (user_id)",
+    // Only the SHA-256 of a refresh token is kept; `id` (`rt_` + 24 hex) is its public name.
+    "CREATE TABLE IF NOT EXISTS refresh_token (
+        id TEXT PRIMARY KEY,
+        hash BLOB NOT NULL UNIQUE,
+        user_id TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        sid TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        revoked_at TEXT,
+        revoked_reason TEXT
+    )",
+    "CREATE INDEX IF NOT EXISTS refresh_token_by_user ON refresh_token (user_id)",
     // Self-service setup links (service::setup): only the SHA-256 of the secret is kept;
     // `token_id` is the token a used link issued.
     "CREATE TABLE IF NOT EXISTS setup_link (

@@ -26,6 +26,7 @@ pub mod rate_limit;
 pub mod registry;
 pub mod retry_policy;
 pub mod scim_api;
+pub mod session;
 pub mod settings;
 pub mod setup;
 pub mod setup_page;

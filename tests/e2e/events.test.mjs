@@ -19,8 +19,10 @@ test('SCIM and admin changes appear in the event log with their actor; reads and
   const page2 = await admin(server, 'GET', `/connections/${c.id}/events?after=${page1.json.next_after}`);
   const events = [...page1.json.events, ...page2.json.events];
   // (newConnection lifts the rate limit: that is the connection.updated.)
-  assert.deepEqual(events.map((e) => e.type), ['connection.created', 'connection.updated', 'token.created', 'user.created', 'user.deactivated', 'user.deleted']);
-  assert.deepEqual(events.map((e) => e.actor), ['admin', 'admin', 'admin', `token:${c.tokenId}`, `token:${c.tokenId}`, `token:${c.tokenId}`]);
+  assert.deepEqual(events.map((e) => e.type), ['connection.created', 'connection.updated', 'token.created', 'user.created', 'user.deactivated', 'user.sessions_revoked', 'user.deleted', 'user.sessions_revoked']);
+  assert.deepEqual(events.map((e) => e.actor), ['admin', 'admin', 'admin', ...Array(5).fill(`token:${c.tokenId}`)]);
+  assert.deepEqual(events[5].data, { user_id: u.id, subject: 'ev@events.example', reason: 'deactivated', sessions: [], refresh_tokens: [] });
+  assert.equal(events[7].data.reason, 'deleted');
   assert.equal(events[1].data.settings.rate_limit, 10000);
   assert.equal(events[4].data.profile.blocked, true);
   assert.equal(page2.json.next_after, null);

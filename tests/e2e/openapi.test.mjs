@@ -133,6 +133,40 @@ test('app API responses match the document', async () => {
   await P('GET', `/connections/${c.id}/groups/${g.json.id}`);
   await P('POST', `/connections/${c.id}/users/import`, { users: [{ username: 'imp@openapi.example' }, {}] });
   await P('POST', `/connections/${c.id}/users/import`, { users: 'nope' });
+  // Sessions, refresh tokens and introspection.
+  const uid = u.json.id;
+  await P('POST', `/connections/${c.id}/sessions`, { sid: 'oa-1', user_id: uid, client_id: 'web', expires_at: '2999-01-01T00:00:00Z' });
+  await P('POST', `/connections/${c.id}/sessions`, { sid: 'oa-1', user_id: uid, client_id: 'web' });
+  await P('POST', `/connections/${c.id}/sessions`, { sid: 'has space', user_id: uid, client_id: 'web' });
+  await P('POST', `/connections/${c.id}/sessions`, { sid: 'oa-2', user_id: 'nobody', client_id: 'web' });
+  const rt = await P('POST', `/connections/${c.id}/refresh-tokens`, { refresh_token: 'oa-secret', user_id: uid, client_id: 'web', sid: 'oa-1' });
+  await P('POST', `/connections/${c.id}/refresh-tokens`, { token_hash: 'a'.repeat(64), user_id: uid, client_id: 'cli' });
+  await P('POST', `/connections/${c.id}/refresh-tokens`, { refresh_token: 'oa-secret', user_id: uid, client_id: 'web' });
+  await P('POST', `/connections/${c.id}/refresh-tokens`, { user_id: uid, client_id: 'web' });
+  await P('POST', `/connections/${c.id}/refresh-tokens`, { refresh_token: 'x', user_id: 'nobody', client_id: 'web' });
+  await P('POST', `/connections/${c.id}/introspect`, { sid: 'oa-1' });
+  await P('POST', `/connections/${c.id}/introspect`, { refresh_token: 'oa-secret' });
+  await P('POST', `/connections/${c.id}/introspect`, { token_hash: 'b'.repeat(64) });
+  await P('POST', `/connections/${c.id}/introspect`, { sid: 'oa-1', refresh_token: 'oa-secret' });
+  await P('POST', `/connections/${c.id}/introspect`, { sid: 'oa-1' }, 'wrong');
+  await P('GET', `/connections/${c.id}/users/${uid}/sessions`);
+  await P('GET', `/connections/${c.id}/users/nobody/sessions`);
+  await P('DELETE', `/connections/${c.id}/refresh-tokens/${rt.json.id}`);
+  await P('DELETE', `/connections/${c.id}/refresh-tokens/rt_nope`);
+  await P('DELETE', `/connections/${c.id}/sessions/oa-1`);
+  await P('DELETE', `/connections/${c.id}/sessions/nope`);
+  await P('DELETE', `/connections/${c.id}/sessions/nope`, undefined, 'wrong');
+  await P('GET', `/connections/${c.id}/users/${uid}/sessions`, undefined, 'wrong');
+  await P('POST', `/connections/${c.id}/sessions`, {}, 'wrong');
+  await P('POST', `/connections/${c.id}/refresh-tokens`, {}, 'wrong');
+  await P('DELETE', `/connections/${c.id}/refresh-tokens/x`, undefined, 'wrong');
+  await P('POST', `/connections/${c.id}/introspect`, { sid: 'gone' }, undefined);
+  await P('POST', `/connections/con_00000000000000000000/introspect`, { sid: 'x' });
+  // A deactivated user: 409 on registration, inactive on introspection.
+  await scim(c, 'PATCH', `/Users/${uid}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
+  await P('POST', `/connections/${c.id}/sessions`, { sid: 'oa-3', user_id: uid, client_id: 'web' });
+  await P('POST', `/connections/${c.id}/refresh-tokens`, { refresh_token: 'late', user_id: uid, client_id: 'web' });
+  await P('POST', `/connections/${c.id}/introspect`, { token_hash: 'a'.repeat(64) });
 });
 
 test('every operation in the document was exercised', () => {
