@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 PORT ?= 8787
 ENV := source scripts/env.sh &&
-RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock docs/openapi.json
+RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
 .PHONY: setup dev test test-host test-e2e deploy-check deploy conformance bench lint build-worker
 
@@ -19,9 +19,14 @@ build/index.js: $(RUST_SOURCES)
 	@$(ENV) wasm-opt build/index_bg.wasm -o build/index_bg.wasm --strip-debug --strip-producers $(WASM_FEATURES)
 	@touch build/index.js
 
-build-worker: build/index.js
+# Static assets (wrangler.toml [assets]): served before the Worker runs, kept out of the wasm.
+ASSETS := build/assets/admin/v1/openapi.json
+build/assets/admin/v1/openapi.json: docs/openapi.json
+	@mkdir -p $(dir $@) && cp $< $@
 
-dev: setup build/index.js
+build-worker: build/index.js $(ASSETS)
+
+dev: setup build-worker
 	@scripts/dev.sh
 
 test: setup test-host test-e2e deploy-check conformance
@@ -29,15 +34,15 @@ test: setup test-host test-e2e deploy-check conformance
 test-host:
 	@$(ENV) cargo test --locked
 
-test-e2e: build/index.js
+test-e2e: build-worker
 	@$(ENV) node --test --test-concurrency=1 "tests/e2e/*.test.mjs"
 
-deploy-check: build/index.js
+deploy-check: build-worker
 	@$(ENV) wrangler deploy --dry-run --outdir build/dry-run > build/dry-run.log 2>&1 || { cat build/dry-run.log; exit 1; }
 	@echo "deploy-check: wrangler deploy --dry-run OK"
 
 # Deploys to the Cloudflare account wrangler is logged in to (see README: Deploy).
-deploy: setup build/index.js
+deploy: setup build-worker
 	@$(ENV) wrangler deploy
 
 lint: setup
@@ -45,8 +50,8 @@ lint: setup
 	@$(ENV) cargo clippy --all-targets -- -D warnings
 	@$(ENV) cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 
-conformance: setup build/index.js
+conformance: setup build-worker
 	@scripts/conformance.sh
 
-bench: setup build/index.js
+bench: setup build-worker
 	@$(ENV) node benches/bench.mjs

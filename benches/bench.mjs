@@ -421,7 +421,8 @@ async function startServer(tmp, adminToken) {
   // Miniflare 5's constructor takes `{ workers: [{ config: { manifest, env, exports } }] }` (the
   // v4 flat options only through convertV4MiniflareOptions, which refuses `modulesRules`). The
   // manifest lists build/index.js and every module it imports (the wasm); env and exports mirror
-  // wrangler.toml: two Durable Object classes with SQLite storage, plus the ADMIN_TOKEN secret.
+  // wrangler.toml: two Durable Object classes with SQLite storage, the EVENTS queue (producer and
+  // consumer), plus the ADMIN_TOKEN secret.
   const mf = new Miniflare({
     host: '127.0.0.1',
     port: entryPort,
@@ -437,7 +438,10 @@ async function startServer(tmp, adminToken) {
             CONNECTION: { type: 'durable-object', worker: WORKER_NAME, exportName: 'Connection' },
             REGISTRY: { type: 'durable-object', worker: WORKER_NAME, exportName: 'Registry' },
             ADMIN_TOKEN: { type: 'text', value: adminToken },
+            // Every write sends its events to the queue before answering, as deployed.
+            EVENTS: { type: 'queue', name: 'scim-edge-events' },
           },
+          triggers: [{ type: 'queue', name: 'scim-edge-events', maxBatchSize: 20, maxBatchTimeout: 1 }],
           exports: {
             Connection: { type: 'durable-object', storage: 'sqlite' },
             Registry: { type: 'durable-object', storage: 'sqlite' },

@@ -88,7 +88,13 @@ fn inactive() -> Value {
 }
 
 fn events_of(f: &Fixture, kind: &str) -> Vec<Value> {
-    event::list(&f.store, Some("con_00000000000000000001"), None, Some("200")).unwrap()["events"]
+    event::list(
+        &f.store,
+        Some("con_00000000000000000001"),
+        None,
+        Some("200"),
+    )
+    .unwrap()["events"]
         .as_array()
         .unwrap()
         .iter()
@@ -98,7 +104,13 @@ fn events_of(f: &Fixture, kind: &str) -> Vec<Value> {
 }
 
 fn types(f: &Fixture) -> Vec<String> {
-    event::list(&f.store, Some("con_00000000000000000001"), None, Some("200")).unwrap()["events"]
+    event::list(
+        &f.store,
+        Some("con_00000000000000000001"),
+        None,
+        Some("200"),
+    )
+    .unwrap()["events"]
         .as_array()
         .unwrap()
         .iter()

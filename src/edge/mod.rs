@@ -75,12 +75,6 @@ async fn route(req: Request, env: Env) -> Result<Response> {
             }
             app(req, &env, &url, connection_id, rest).await
         }
-        // The API description is public, like any API reference.
-        ["admin", "v1", "openapi.json"] if req.method() == Method::Get => {
-            let mut response = HttpResponse::plain_json(200, &serde_json::Value::Null);
-            response.body = crate::service::openapi::DOCUMENT.as_bytes().to_vec();
-            to_platform(response)
-        }
         ["admin", "v1", rest @ ..] => {
             if !bearer_matches(&req, &env, "ADMIN_TOKEN") {
                 return to_platform(

@@ -19,7 +19,6 @@ pub mod mapping;
 pub mod membership;
 pub mod migration;
 pub mod oidc_client;
-pub mod openapi;
 pub mod outbound_url;
 pub mod outbox;
 pub mod rate_limit;
