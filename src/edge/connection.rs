@@ -2,10 +2,12 @@
 //! SCIM tokens itself and applies every request atomically.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
 
 use super::http::{to_platform, to_service};
+use super::outbox::OutboxSender;
 use super::store::DoStore;
 use crate::scim::ScimError;
 use crate::service::app_api;
@@ -13,7 +15,6 @@ use crate::service::clock::{OsRandom, Timestamp};
 use crate::service::connection::{admin_error, handle_admin, is_initialized};
 use crate::service::http::{HttpResponse, MAX_BODY_BYTES};
 use crate::service::migration::migrate_connection;
-use crate::service::outbox;
 use crate::service::rate_limit::Bucket;
 use crate::service::scim_api;
 
@@ -28,18 +29,9 @@ pub struct Connection {
     /// The connection's rate limit: this object is its only entry point.
     limiter: RefCell<Bucket>,
     env: Env,
-    /// Set while the outbox is being sent, so that concurrent requests do not send it twice.
-    flushing: Cell<bool>,
-    /// Seconds until the alarm tries again after a failed send; doubles up to a ceiling.
-    retry_delay: Cell<u32>,
-    /// Fault injection (`FAULT_INJECTION = "on"` only): queue sends still to fail.
-    failing_sends: Cell<u32>,
+    /// Sends the outbox to the queue, also after the response (hence shared).
+    outbox: Rc<OutboxSender>,
 }
-
-/// The alarm set before each send, in case this instance dies before the queue accepts.
-const GUARD_SECONDS: i64 = 30;
-/// Longest wait between two send attempts.
-const MAX_RETRY_SECONDS: u32 = 300;
 
 fn now() -> Timestamp {
     Timestamp(worker::Date::now().as_millis() as i64)
@@ -47,15 +39,12 @@ fn now() -> Timestamp {
 
 impl DurableObject for Connection {
     fn new(state: State, env: Env) -> Self {
-        let retry = first_retry_delay(&env);
         Connection {
             state,
             initialized: Cell::new(false),
             limiter: RefCell::new(Bucket::new()),
+            outbox: Rc::new(OutboxSender::new(env.clone())),
             env,
-            flushing: Cell::new(false),
-            retry_delay: Cell::new(retry),
-            failing_sends: Cell::new(0),
         }
     }
 
@@ -67,10 +56,14 @@ impl DurableObject for Connection {
         }
         let writes = !matches!(req.method(), Method::Get | Method::Head);
         let response = self.respond(req).await?;
-        // Events the request recorded go to the queue before the response does; a new instance
+        // Events the request recorded go to the queue right after the response; a new instance
         // also sends whatever an earlier one left behind.
-        if writes || (first_use && self.initialized.get()) {
-            self.flush().await;
+        if self.initialized.get() && (writes || first_use) {
+            self.outbox.guard(&DoStore::new(self.state.storage())).await;
+            let outbox = Rc::clone(&self.outbox);
+            let store = DoStore::new(self.state.storage());
+            self.state
+                .wait_until(async move { outbox.send(store).await });
         }
         Ok(response)
     }
@@ -79,17 +72,11 @@ impl DurableObject for Connection {
         if let Err(e) = self.prepare() {
             worker::console_error!("migration failed: {e}");
         }
-        self.flush().await;
+        if self.initialized.get() {
+            self.outbox.send(DoStore::new(self.state.storage())).await;
+        }
         Response::empty()
     }
-}
-
-fn first_retry_delay(env: &Env) -> u32 {
-    env.var("OUTBOX_RETRY_SECONDS")
-        .ok()
-        .and_then(|v| v.to_string().parse::<u32>().ok())
-        .filter(|s| (1..=MAX_RETRY_SECONDS).contains(s))
-        .unwrap_or(10)
 }
 
 impl Connection {
@@ -102,66 +89,6 @@ impl Connection {
             self.initialized.set(true);
         }
         Ok(())
-    }
-
-    /// Sends pending events to the `EVENTS` queue, oldest first. On failure the alarm tries
-    /// again later with a growing delay; nothing leaves the outbox before the queue accepted it.
-    async fn flush(&self) {
-        if self.flushing.get() || !self.initialized.get() {
-            return;
-        }
-        self.flushing.set(true);
-        let outcome = self.send_pending().await;
-        self.flushing.set(false);
-        match outcome {
-            Ok(()) => self.retry_delay.set(first_retry_delay(&self.env)),
-            Err(e) => {
-                let delay = self.retry_delay.get();
-                worker::console_error!("outbox: send failed ({e}); trying again in {delay} s");
-                self.retry_delay.set((delay * 2).min(MAX_RETRY_SECONDS));
-                // An i64 is an offset from now in milliseconds.
-                let offset = i64::from(delay) * 1000;
-                if let Err(e) = self.state.storage().set_alarm(offset).await {
-                    worker::console_error!("outbox: could not set the alarm: {e}");
-                }
-            }
-        }
-    }
-
-    async fn send_pending(&self) -> std::result::Result<(), String> {
-        let store = DoStore::new(self.state.storage());
-        let storage = self.state.storage();
-        let mut guarded = false;
-        loop {
-            let batch = outbox::pending(&store, outbox::BATCH).map_err(|e| e.detail)?;
-            if batch.is_empty() {
-                return Ok(());
-            }
-            if !guarded {
-                if storage
-                    .get_alarm()
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .is_none()
-                {
-                    let offset = GUARD_SECONDS * 1000;
-                    storage.set_alarm(offset).await.map_err(|e| e.to_string())?;
-                }
-                guarded = true;
-            }
-            if self.failing_sends.get() > 0 {
-                self.failing_sends.set(self.failing_sends.get() - 1);
-                return Err("injected queue failure".into());
-            }
-            let queue = self.env.queue("EVENTS").map_err(|e| e.to_string())?;
-            let seqs: Vec<i64> = batch.iter().map(|p| p.seq).collect();
-            let messages: Vec<String> = batch.into_iter().map(|p| p.envelope).collect();
-            queue
-                .send_batch(messages)
-                .await
-                .map_err(|e| e.to_string())?;
-            outbox::mark_sent(&store, &seqs).map_err(|e| e.to_string())?;
-        }
     }
 
     async fn respond(&self, mut req: Request) -> Result<Response> {
@@ -267,7 +194,7 @@ impl Connection {
             .and_then(|b| b.get("queue_send_failures").and_then(|n| n.as_u64()));
         match n {
             Some(n) => {
-                self.failing_sends.set(n.min(1000) as u32);
+                self.outbox.failing_sends.set(n.min(1000) as u32);
                 HttpResponse::plain_json(200, &serde_json::json!({"queue_send_failures": n}))
             }
             None => admin_error(&ScimError::invalid_value(

@@ -4,6 +4,7 @@
 mod connection;
 mod consumer;
 mod http;
+mod outbox;
 mod registry;
 mod store;
 

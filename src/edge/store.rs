@@ -18,6 +18,11 @@ impl DoStore {
             storage,
         }
     }
+
+    /// The object's storage, for what SQL does not cover (alarms).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
 }
 
 fn to_do(v: &SqlValue) -> SqlStorageValue {
