@@ -264,3 +264,33 @@ pub fn take_deliveries(response: &mut HttpResponse) -> Vec<Delivery> {
     response.body = serde_json::to_vec(&body).unwrap_or_default();
     taken
 }
+
+/// Deletes a delivery target (a webhook endpoint or an OIDC client, already known to exist) with
+/// its dead letters, and logs `event` (type and data) in the registry's event log.
+pub fn delete_target(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    now: Timestamp,
+    kind: TargetKind,
+    id: &str,
+    request: &HttpRequest,
+    (event_type, data): (&str, Value),
+) -> Result<(), ScimError> {
+    store.execute(
+        &format!("DELETE FROM {} WHERE id = ?", kind.table()),
+        &[id.into()],
+    )?;
+    store.execute(
+        "DELETE FROM dead_letter WHERE target_kind = ? AND target = ?",
+        &[kind.as_str().into(), id.into()],
+    )?;
+    event::append(
+        store,
+        random,
+        now,
+        event_type,
+        Origin::new("admin", request),
+        data,
+    )?;
+    Ok(())
+}

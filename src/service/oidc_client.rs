@@ -254,20 +254,16 @@ pub fn delete(
     request: &HttpRequest,
 ) -> Result<(), ScimError> {
     load(store, id)?;
-    store.execute("DELETE FROM oidc_client WHERE id = ?", &[id.into()])?;
-    store.execute(
-        "DELETE FROM dead_letter WHERE target_kind = 'logout' AND target = ?",
-        &[id.into()],
-    )?;
-    event::append(
+    let data = json!({"client_id": id});
+    super::dead_letter::delete_target(
         store,
         random,
         now,
-        "client.deleted",
-        Origin::new("admin", request),
-        json!({"client_id": id}),
-    )?;
-    Ok(())
+        super::delivery::TargetKind::Logout,
+        id,
+        request,
+        ("client.deleted", data),
+    )
 }
 
 /// What the delivery worker needs to send a logout token: `{uri, session_required, enabled}`.

@@ -413,20 +413,16 @@ pub fn delete(
     request: &HttpRequest,
 ) -> Result<(), ScimError> {
     load(store, id)?;
-    store.execute("DELETE FROM webhook WHERE id = ?", &[id.into()])?;
-    store.execute(
-        "DELETE FROM dead_letter WHERE target_kind = 'webhook' AND target = ?",
-        &[id.into()],
-    )?;
-    event::append(
+    let data = json!({"webhook_id": id});
+    super::dead_letter::delete_target(
         store,
         random,
         now,
-        "webhook.deleted",
-        Origin::new("admin", request),
-        json!({"webhook_id": id}),
-    )?;
-    Ok(())
+        super::delivery::TargetKind::Webhook,
+        id,
+        request,
+        ("webhook.deleted", data),
+    )
 }
 
 /// `POST /webhooks/{id}/rotate-secret` → `{secret, previous_secret_expires_at}`. The replaced
