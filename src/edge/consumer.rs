@@ -10,6 +10,8 @@
 //! The handler never returns an error (that would fail the whole batch): every message is acked
 //! or retried on its own.
 
+use std::collections::HashMap;
+
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use worker::{
@@ -66,9 +68,27 @@ fn retry_later(message: &RawMessage) {
 /// Events → deliveries (one per matching webhook endpoint and logout target), enqueued; then
 /// the events are acked. Any failure retries the events: deliveries are idempotent by event id.
 async fn fan_out(env: &Env, events: Vec<(RawMessage, Value)>) {
-    let envelopes: Vec<&Value> = events.iter().map(|(_, v)| v).collect();
+    // The registry routes on type and connection (and, for revoked sessions, on the sessions):
+    // it gets the envelopes without their data otherwise, and each delivery gets its full
+    // envelope back here.
+    let full: HashMap<&str, &Value> = events
+        .iter()
+        .filter_map(|(_, v)| Some((v.get("id")?.as_str()?, v)))
+        .collect();
+    let slim: Vec<Value> = events
+        .iter()
+        .map(|(_, v)| {
+            let mut v = v.clone();
+            if v["type"] != "user.sessions_revoked" {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("data");
+                }
+            }
+            v
+        })
+        .collect();
     let outcome = async {
-        let answer = registry_call(env, "/internal/fanout", &json!({"events": envelopes})).await?;
+        let answer = registry_call(env, "/internal/fanout", &json!({"events": slim})).await?;
         let deliveries = answer
             .get("deliveries")
             .and_then(Value::as_array)
@@ -77,6 +97,10 @@ async fn fan_out(env: &Env, events: Vec<(RawMessage, Value)>) {
         let messages: Vec<String> = deliveries
             .into_iter()
             .map(|mut d| {
+                let id = d["event"]["id"].as_str().unwrap_or_default();
+                if let Some(envelope) = full.get(id) {
+                    d["event"] = (*envelope).clone();
+                }
                 d["attempt"] = json!(1);
                 d.to_string()
             })
