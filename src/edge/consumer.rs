@@ -20,7 +20,7 @@ use worker::{
 };
 
 use crate::service::clock::{OsRandom, Random};
-use crate::service::logout_token::{LogoutClaims, SigningKeys};
+use crate::service::logout_token::{finish, LogoutClaims, SigningKeys};
 use crate::service::webhook_signature::{parse_secret, signature_header, WebhookSecret};
 
 /// How long one delivery attempt may take.
@@ -309,7 +309,7 @@ async fn attempt(
                 sub: delivery["sub"].as_str().map(str::to_owned),
                 sid: delivery["sid"].as_str().map(str::to_owned),
             };
-            let token = match keys.sign(&claims) {
+            let token = match sign(keys, &claims).await {
                 Ok(t) => t,
                 Err(e) => return Outcome::failed(format!("could not sign the logout token: {e}")),
             };
@@ -418,4 +418,12 @@ async fn registry_call(env: &Env, path: &str, body: &Value) -> Result<Value, Str
         ));
     }
     response.json().await.map_err(|e| e.to_string())
+}
+
+/// A Logout Token: the signing input built in the service layer, signed ES256 by Web Crypto.
+async fn sign(keys: &SigningKeys, claims: &LogoutClaims) -> Result<String, String> {
+    let input = keys.signing_input(claims)?;
+    let jwk = keys.signing_jwk().ok_or("there are no signing keys")?;
+    let signature = super::webcrypto::es256(&jwk, input.as_bytes()).await?;
+    finish(&input, &signature)
 }

@@ -7,6 +7,7 @@ mod http;
 mod outbox;
 mod registry;
 mod store;
+mod webcrypto;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};

@@ -5,14 +5,12 @@
 //! relying party has refreshed its JWKS cache, then drop it. `scripts/gen-signing-key.mjs` makes
 //! the keys.
 //!
-//! Pure: no clock (the caller brings `iat`/`exp`) and no randomness (ECDSA nonces are RFC 6979).
+//! Pure: no clock (the caller brings `iat`/`exp`), no randomness and no ECDSA: this builds the
+//! JWS signing input and the final token; the edge adapter signs with the platform's Web Crypto
+//! (`crypto.subtle`, ECDSA P-256 / SHA-256), which keeps elliptic-curve code out of the wasm.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use p256::ecdsa::signature::Signer;
-use p256::ecdsa::{Signature, SigningKey};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
-use p256::SecretKey;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -24,12 +22,13 @@ pub const LOGOUT_TOKEN_TYPE: &str = "logout+jwt";
 /// Length of a P-256 scalar and of each affine coordinate (RFC 7518 §6.2.1.2, §6.2.2.1).
 const COORDINATE_BYTES: usize = 32;
 
-/// One private key of the set: the signer and its public coordinates.
+/// One private key of the set: its id, private scalar and public coordinates (base64url, as
+/// given; each checked to be 32 bytes).
 struct Key {
     kid: String,
-    signer: SigningKey,
-    x: [u8; COORDINATE_BYTES],
-    y: [u8; COORDINATE_BYTES],
+    d: String,
+    x: String,
+    y: String,
 }
 
 /// The Logout Token signing keys: the first signs, all are published.
@@ -137,8 +136,8 @@ impl SigningKeys {
                 json!({
                     "kty": "EC",
                     "crv": "P-256",
-                    "x": URL_SAFE_NO_PAD.encode(k.x),
-                    "y": URL_SAFE_NO_PAD.encode(k.y),
+                    "x": k.x,
+                    "y": k.y,
                     "kid": k.kid,
                     "use": "sig",
                     "alg": "ES256",
@@ -148,10 +147,19 @@ impl SigningKeys {
         json!({ "keys": keys })
     }
 
-    /// A Logout Token for `claims`: a compact JWS (RFC 7515 §7.1) signed by the first key, with
-    /// the header `{"alg":"ES256","typ":"logout+jwt","kid":..}`. It carries the back-channel
-    /// logout event and no `nonce` (§2.4).
-    pub fn sign(&self, claims: &LogoutClaims) -> Result<String, String> {
+    /// The private JWK of the signing key, for the platform's Web Crypto `importKey("jwk", …)`
+    /// (the edge signs: ECDSA runs in the runtime, not in the wasm). It holds `d`: never log it.
+    pub fn signing_jwk(&self) -> Option<Value> {
+        self.keys.first().map(
+            |k| json!({"kty": "EC", "crv": "P-256", "d": k.d, "x": k.x, "y": k.y, "ext": false}),
+        )
+    }
+
+    /// The JWS signing input (RFC 7515 §5.1: `BASE64URL(header) || '.' || BASE64URL(payload)`)
+    /// of a Logout Token for `claims`, with the header `{"alg":"ES256","typ":"logout+jwt",
+    /// "kid":..}` of the first key. It carries the back-channel logout event and no `nonce`
+    /// (§2.4). Sign it with ES256 and pass the signature to [`finish`].
+    pub fn signing_input(&self, claims: &LogoutClaims) -> Result<String, String> {
         let key = self.keys.first().ok_or("there are no signing keys")?;
         check_claims(claims)?;
         let header = Header {
@@ -173,26 +181,27 @@ impl SigningKeys {
         };
         let header = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
         let payload = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
-        let signing_input = format!(
+        Ok(format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header),
             URL_SAFE_NO_PAD.encode(payload)
-        );
-        let signature = es256(&key.signer, signing_input.as_bytes())?;
-        Ok(format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(signature)
         ))
     }
 }
 
-/// ES256 (RFC 7518 §3.4): ECDSA P-256 over SHA-256 of `message`, nonce per RFC 6979, as the
-/// 64-byte `r || s`.
-fn es256(signer: &SigningKey, message: &[u8]) -> Result<[u8; 64], String> {
-    let signature: Signature = signer
-        .try_sign(message)
-        .map_err(|_| "ES256 signing failed".to_owned())?;
-    Ok(signature.to_bytes().into())
+/// The compact JWS (RFC 7515 §7.1): the signing input and the ES256 signature, which is the
+/// 64-byte `r || s` (RFC 7518 §3.4) that Web Crypto's ECDSA returns.
+pub fn finish(signing_input: &str, signature: &[u8]) -> Result<String, String> {
+    if signature.len() != 64 {
+        return Err(format!(
+            "an ES256 signature is 64 bytes, not {}",
+            signature.len()
+        ));
+    }
+    Ok(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature)
+    ))
 }
 
 /// §2.4: `iss`, `aud`, `iat`, `exp`, `jti` required; `sub` or `sid` or both.
@@ -246,27 +255,21 @@ fn parse_jwk(jwk: &Value) -> Result<Key, String> {
         Some("") => return Err("kid is empty".to_owned()),
         Some(kid) => kid.to_owned(),
     };
-    let d = member("d")?.ok_or("d is missing (a private key is needed)")?;
-    let d = coordinate("d", d)?;
-    let secret = SecretKey::from_slice(&d).map_err(|_| "d is not a valid P-256 private key")?;
-    let point = secret.public_key().to_encoded_point(false);
-    let (Some(x), Some(y)) = (point.x(), point.y()) else {
-        return Err("d is not a valid P-256 private key".to_owned());
-    };
     let mut key = Key {
         kid,
-        signer: SigningKey::from(&secret),
-        x: [0; COORDINATE_BYTES],
-        y: [0; COORDINATE_BYTES],
+        d: String::new(),
+        x: String::new(),
+        y: String::new(),
     };
-    key.x.copy_from_slice(x);
-    key.y.copy_from_slice(y);
-    for (name, derived) in [("x", &key.x), ("y", &key.y)] {
-        if let Some(given) = member(name)? {
-            if coordinate(name, given)? != *derived {
-                return Err(format!("{name} is not the public key of d"));
-            }
-        }
+    // The public coordinates cannot be derived here (no curve arithmetic in the wasm): they are
+    // required, and Web Crypto refuses a key whose x/y do not belong to d when it signs.
+    for (name, slot) in [("d", &mut key.d), ("x", &mut key.x), ("y", &mut key.y)] {
+        let value = member(name)?.ok_or_else(|| match name {
+            "d" => "d is missing (a private key is needed)".to_owned(),
+            _ => format!("{name} is missing (the public key is needed)"),
+        })?;
+        coordinate(name, value)?;
+        *slot = value.to_owned();
     }
     Ok(key)
 }
@@ -284,11 +287,28 @@ fn coordinate(name: &str, encoded: &str) -> Result<[u8; COORDINATE_BYTES], Strin
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use p256::ecdsa::signature::Verifier;
-    use p256::ecdsa::VerifyingKey;
+    use p256::ecdsa::signature::{Signer, Verifier};
+    use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
     use p256::EncodedPoint;
 
     use super::*;
+
+    /// What the edge does with Web Crypto, done here with the `p256` crate (a test-only oracle):
+    /// sign the signing input with the private JWK, then `finish`.
+    trait SignWithOracle {
+        fn sign(&self, claims: &LogoutClaims) -> Result<String, String>;
+    }
+
+    impl SignWithOracle for SigningKeys {
+        fn sign(&self, claims: &LogoutClaims) -> Result<String, String> {
+            let input = self.signing_input(claims)?;
+            let jwk = self.signing_jwk().unwrap();
+            let d = URL_SAFE_NO_PAD.decode(jwk["d"].as_str().unwrap()).unwrap();
+            let signer = SigningKey::from_slice(&d).unwrap();
+            let signature: Signature = signer.sign(input.as_bytes());
+            finish(&input, &signature.to_bytes())
+        }
+    }
 
     /// RFC 7515 Appendix A.3.1: the ES256 example key.
     const RFC7515_D: &str = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI";
@@ -435,42 +455,8 @@ mod tests {
     }
 
     #[test]
-    fn signing_is_deterministic_rfc_6979() {
-        // RFC 6979 A.2.5: P-256, SHA-256, message "sample".
-        let d = "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721";
-        let d: Vec<u8> = (0..d.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&d[i..i + 2], 16).unwrap())
-            .collect();
-        let jwks = json!([{"kty": "EC", "crv": "P-256", "kid": "rfc6979", "d": URL_SAFE_NO_PAD.encode(&d)}]);
-        let keys = SigningKeys::parse(&jwks.to_string()).unwrap();
-        let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02X}")).collect::<String>();
-        let signature = es256(&keys.keys[0].signer, b"sample").unwrap();
-        assert_eq!(
-            hex(&signature[..32]),
-            "EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716"
-        );
-        assert_eq!(
-            hex(&signature[32..]),
-            "F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8"
-        );
-        // The public key of RFC 6979 A.2.5.
-        let published = &keys.jwks()["keys"][0];
-        let x = URL_SAFE_NO_PAD
-            .decode(published["x"].as_str().unwrap())
-            .unwrap();
-        assert_eq!(
-            hex(&x),
-            "60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6"
-        );
-        assert_eq!(keys.sign(&claims()), keys.sign(&claims()));
-    }
-
-    #[test]
-    fn publishes_public_parts_derived_from_d() {
-        // RFC 7515 A.3.1 without x and y: they are derived.
-        let jwks = json!([{"kty": "EC", "crv": "P-256", "kid": "k-1", "d": RFC7515_D}]);
-        let keys = SigningKeys::parse(&jwks.to_string()).unwrap();
+    fn publishes_the_public_parts_only_and_imports_the_private_key() {
+        let keys = SigningKeys::parse(&json!([rfc_key("k-1")]).to_string()).unwrap();
         assert_eq!(
             keys.jwks(),
             json!({"keys": [{
@@ -479,6 +465,23 @@ mod tests {
             }]})
         );
         assert!(!keys.jwks().to_string().contains(RFC7515_D));
+        assert_eq!(
+            keys.signing_jwk().unwrap(),
+            json!({"kty": "EC", "crv": "P-256", "d": RFC7515_D, "x": RFC7515_X, "y": RFC7515_Y,
+                   "ext": false})
+        );
+    }
+
+    #[test]
+    fn finish_takes_a_64_byte_signature_only() {
+        assert_eq!(
+            finish("a.b", &[0u8; 64]).unwrap(),
+            format!("a.b.{}", "A".repeat(86))
+        );
+        for len in [0, 63, 65, 72] {
+            let err = finish("a.b", &vec![1u8; len]).unwrap_err();
+            assert!(err.contains("64 bytes"), "{len}: {err}");
+        }
     }
 
     #[test]
@@ -528,9 +531,6 @@ mod tests {
             key.as_object_mut().unwrap().remove(k);
             json!([key]).to_string()
         };
-        let zero = URL_SAFE_NO_PAD.encode([0u8; 32]);
-        // The group order n: one past the largest valid scalar.
-        let order = "_____wAAAAD__________7zm-q2nF56E87nKwvxjJVE";
         let cases: Vec<(String, &str)> = vec![
             ("[]".into(), "no signing keys"),
             (r#"{"keys": []}"#.into(), "no signing keys"),
@@ -563,13 +563,9 @@ mod tests {
                 with("d", json!(URL_SAFE_NO_PAD.encode([1u8; 33]))),
                 "d is not 32 bytes",
             ),
-            (with("d", json!(zero)), "d is not a valid P-256 private key"),
-            (
-                with("d", json!(order)),
-                "d is not a valid P-256 private key",
-            ),
-            (with("x", json!(OTHER_X)), "x is not the public key of d"),
-            (with("y", json!(OTHER_Y)), "y is not the public key of d"),
+            (without("x"), "x is missing"),
+            (without("y"), "y is missing"),
+            (with("y", json!(7)), "y is not a string"),
             (with("x", json!("AAAA")), "x is not 32 bytes"),
             (
                 json!([rfc_key("k-1"), jwk("k-1", OTHER_D, OTHER_X, OTHER_Y)]).to_string(),
