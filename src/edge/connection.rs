@@ -92,8 +92,7 @@ impl Connection {
     }
 
     async fn respond(&self, mut req: Request) -> Result<Response> {
-        let url = req.url()?;
-        let path = url.path().to_owned();
+        let path = super::http::request_url(&req).path().to_owned();
         let store = DoStore::new(self.state.storage());
         if let Some(rest) = path.strip_prefix("/scim") {
             let base_url = req.headers().get(BASE_URL_HEADER)?.unwrap_or_default();

@@ -2,7 +2,7 @@
 
 use worker::{Headers, Method, Request, RequestInit, Response, Result};
 
-use crate::service::http::{HttpRequest, HttpResponse, MAX_BODY_BYTES};
+use crate::service::http::{HttpRequest, HttpResponse, RequestUrl, MAX_BODY_BYTES};
 
 /// Reads a platform request into an [`HttpRequest`] for `path` (below whatever prefix the caller
 /// stripped). Bodies over [`MAX_BODY_BYTES`] are cut short and flagged by `Err(len)`.
@@ -10,11 +10,7 @@ pub async fn to_service(
     req: &mut Request,
     path: &str,
 ) -> Result<std::result::Result<HttpRequest, usize>> {
-    let url = req.url()?;
-    let query = url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let query = request_url(req).query_pairs();
     let headers = req
         .headers()
         .entries()
@@ -77,4 +73,9 @@ pub fn forward(req: &Request, url: &str, extra: &[(&str, &str)]) -> Result<Reque
         init.with_body(req.inner().body().map(Into::into));
     }
     Request::new_with_init(url, &init)
+}
+
+/// The request's URL as the runtime serialised it, split without parsing it again in the wasm.
+pub fn request_url(req: &Request) -> RequestUrl {
+    RequestUrl::parse(&req.inner().url())
 }

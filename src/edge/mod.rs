@@ -12,13 +12,13 @@ mod webcrypto;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use worker::{event, Context, Env, MessageBatch, Method, Request, Response, Result, Stub, Url};
+use worker::{event, Context, Env, MessageBatch, Method, Request, Response, Result, Stub};
 
 use crate::scim::ScimError;
 use crate::service::clock::{OsRandom, Random};
 use crate::service::connection::admin_error;
 use crate::service::event::REQUEST_ID_HEADER;
-use crate::service::http::HttpResponse;
+use crate::service::http::{HttpResponse, RequestUrl};
 use crate::service::registry::is_connection_id;
 use http::{forward, to_platform};
 
@@ -34,7 +34,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let request_id = new_request_id()?;
     let req = forward(
         &req,
-        req.url()?.as_ref(),
+        &req.inner().url(),
         &[(REQUEST_ID_HEADER, &request_id)],
     )?;
     let response = route(req, env).await?;
@@ -62,7 +62,7 @@ async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, _ctx: Context) 
 }
 
 async fn route(req: Request, env: Env) -> Result<Response> {
-    let url = req.url()?;
+    let url = http::request_url(&req);
     let path = url.path().to_owned();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
@@ -110,12 +110,12 @@ async fn route(req: Request, env: Env) -> Result<Response> {
     }
 }
 
-fn origin(url: &Url) -> String {
-    url.origin().ascii_serialization()
+fn origin(url: &RequestUrl) -> String {
+    url.origin().to_owned()
 }
 
 /// Routes `/scim/v2/{connection_id}/…` to that connection's object, which checks the token.
-async fn scim(req: Request, env: &Env, url: &Url, connection_id: &str) -> Result<Response> {
+async fn scim(req: Request, env: &Env, url: &RequestUrl, connection_id: &str) -> Result<Response> {
     if !is_connection_id(connection_id) {
         // Same answer as a wrong token: no hint whether the connection exists.
         return to_platform(ScimError::unauthorized().into());
@@ -139,7 +139,12 @@ async fn scim(req: Request, env: &Env, url: &Url, connection_id: &str) -> Result
 
 /// Routes `/setup/{connection_id}/…` (the self-service setup page; the link's secret is its
 /// credential) to that connection's object.
-async fn setup_link(req: Request, env: &Env, url: &Url, connection_id: &str) -> Result<Response> {
+async fn setup_link(
+    req: Request,
+    env: &Env,
+    url: &RequestUrl,
+    connection_id: &str,
+) -> Result<Response> {
     let prefix = format!("/setup/{connection_id}");
     let rest = url
         .path()
@@ -174,7 +179,7 @@ fn registry_stub(env: &Env) -> Result<Stub> {
 async fn app(
     req: Request,
     env: &Env,
-    url: &Url,
+    url: &RequestUrl,
     connection_id: &str,
     rest: &[&str],
 ) -> Result<Response> {
@@ -219,7 +224,7 @@ fn bearer_matches(req: &Request, env: &Env, name: &str) -> bool {
 }
 
 /// The admin API (`/admin/v1`); see ARCHITECTURE.md for the contract.
-async fn admin(req: Request, env: &Env, url: &Url, rest: &[&str]) -> Result<Response> {
+async fn admin(req: Request, env: &Env, url: &RequestUrl, rest: &[&str]) -> Result<Response> {
     let origin = origin(url);
     let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
     let registry = registry_stub(env)?;

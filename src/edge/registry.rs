@@ -23,8 +23,7 @@ impl DurableObject for Registry {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let url = req.url()?;
-        let path = url.path().to_owned();
+        let path = super::http::request_url(&req).path().to_owned();
         let origin = req.headers().get(ORIGIN_HEADER)?.unwrap_or_default();
         let request = match to_service(&mut req, &path).await? {
             Ok(r) => r,
