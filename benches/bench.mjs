@@ -13,6 +13,9 @@
 //   BENCH_SEED              seed of the pseudo-random id / userName picks (default 1)
 //   BENCH_VIA               "direct": requests go to a workerd socket bound straight to the Worker
 //                           (default); "entry": through Miniflare's entry worker (mf.ready's URL)
+//   BENCH_CONSUMER          0 to run without the EVENTS queue consumer: events are still sent to
+//                           the queue, but nothing processes them in the same workerd (in
+//                           production the consumer runs in its own isolates)  (default 1)
 //   BENCH_REFERENCE         0 to skip the reference rows (/health, /ServiceProviderConfig,
 //                           GET by id with one request in flight)        (default 1)
 //   BENCH_QUIET_WAIT_S      before each row, wait for the rest of the machine to use < 0.25 cores
@@ -68,6 +71,7 @@ const WARMUP = intEnv('BENCH_WARMUP', 200, 0);
 const SEED = intEnv('BENCH_SEED', 1, 0);
 const REFERENCE = intEnv('BENCH_REFERENCE', 1, 0) !== 0;
 const VIA = process.env.BENCH_VIA || 'direct';
+const CONSUMER = process.env.BENCH_CONSUMER !== '0';
 if (VIA !== 'direct' && VIA !== 'entry') throw new Error(`BENCH_VIA must be "direct" or "entry", got ${VIA}`);
 const QUIET_WAIT_S = intEnv('BENCH_QUIET_WAIT_S', 120, 0);
 const QUIET_CORES = 0.25;
@@ -441,7 +445,9 @@ async function startServer(tmp, adminToken) {
             // Every write sends its events to the queue before answering, as deployed.
             EVENTS: { type: 'queue', name: 'scim-edge-events' },
           },
-          triggers: [{ type: 'queue', name: 'scim-edge-events', maxBatchSize: 20, maxBatchTimeout: 1 }],
+          triggers: CONSUMER
+            ? [{ type: 'queue', name: 'scim-edge-events', maxBatchSize: 20, maxBatchTimeout: 1 }]
+            : [],
           exports: {
             Connection: { type: 'durable-object', storage: 'sqlite' },
             Registry: { type: 'durable-object', storage: 'sqlite' },
@@ -473,6 +479,10 @@ function report({ params, mach, art, seed, results, command, started, totalSec }
     ? 'instead). Requests go to a workerd socket bound straight to the Worker (Miniflare\'s'
     : 'instead). Requests go through Miniflare\'s entry worker (the `mf.ready` URL; `BENCH_VIA=entry`).');
   if (params.via === 'direct') lines.push('`unsafeDirectSockets`), bypassing Miniflare\'s entry worker; a reference row shows its cost.');
+  lines.push(CONSUMER
+    ? 'Every write sends its events to the EVENTS queue, and the queue consumer (fan-out to webhooks)'
+      + ' runs in the same workerd, competing for the same cores (on Cloudflare it runs in its own isolates).'
+    : 'Every write sends its events to the EVENTS queue; the consumer is off (`BENCH_CONSUMER=0`).');
   lines.push('Both Durable Object classes use SQLite storage, persisted to a temporary directory. The');
   lines.push('client is an undici pool (HTTP/1.1 keep-alive, 127.0.0.1) in a Node process on the same');
   lines.push('machine; latency is its wall time per request, from sending to the last body byte. Every');
@@ -561,6 +571,7 @@ async function main() {
     ...(SEED !== 1 ? [`BENCH_SEED=${SEED}`] : []),
     ...(!REFERENCE ? ['BENCH_REFERENCE=0'] : []),
     ...(VIA !== 'direct' ? [`BENCH_VIA=${VIA}`] : []),
+    ...(!CONSUMER ? ['BENCH_CONSUMER=0'] : []),
     'make bench',
   ].join(' ');
   const art = artefacts();
