@@ -476,7 +476,8 @@ async fn registry_admin(req: Request, env: &Env, registry: &Stub, path: &str) ->
         let mut response = admin_error(&ScimError::new(
             503,
             None,
-            "The queue did not accept the replay; nothing was lost, try again.",
+            "The queue did not accept the replay. The dead letters are kept: replay them again \
+             with their ids ({\"ids\": [...]}, listed by GET …/dead-letters).",
         ));
         response.log = Some(e);
         return to_platform(response);
