@@ -7,6 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 PORT="${PORT:-8787}"
 args=(--ip 127.0.0.1 --port "$PORT" --persist-to .wrangler/state --show-interactive-dev-session=false)
+# Logout tokens name this server as their issuer, whatever the port.
+args+=(--var "LOGOUT_ISSUER:http://127.0.0.1:$PORT")
 if [ -n "${ADMIN_TOKEN:-}" ]; then
   args+=(--var "ADMIN_TOKEN:$ADMIN_TOKEN")
   token_hint='$ADMIN_TOKEN'
