@@ -4,21 +4,11 @@
 mod common;
 
 use common::Fixture;
-use scim_edge::service::event;
 use scim_edge::service::store::Store;
 use serde_json::{json, Value};
 
 fn events(f: &Fixture) -> Vec<Value> {
-    event::list(
-        &f.store,
-        Some("con_00000000000000000001"),
-        None,
-        Some("200"),
-    )
-    .unwrap()["events"]
-        .as_array()
-        .unwrap()
-        .clone()
+    f.events()
 }
 
 fn types(f: &Fixture) -> Vec<String> {

@@ -88,18 +88,9 @@ fn inactive() -> Value {
 }
 
 fn events_of(f: &Fixture, kind: &str) -> Vec<Value> {
-    event::list(
-        &f.store,
-        Some("con_00000000000000000001"),
-        None,
-        Some("200"),
-    )
-    .unwrap()["events"]
-        .as_array()
-        .unwrap()
-        .iter()
+    f.events()
+        .into_iter()
         .filter(|e| e["type"] == kind)
-        .cloned()
         .collect()
 }
 

@@ -119,6 +119,20 @@ impl Fixture {
         response.json()
     }
 
+    /// The connection's event log, oldest first (the first 200).
+    pub fn events(&self) -> Vec<Value> {
+        scim_edge::service::event::list(
+            &self.store,
+            Some("con_00000000000000000001"),
+            None,
+            Some("200"),
+        )
+        .unwrap()["events"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
     pub fn user_count(&self) -> i64 {
         let row = self
             .store
