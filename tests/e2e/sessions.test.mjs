@@ -171,3 +171,29 @@ test('group membership changes record group.member.added and group.member.remove
     ['group.member.removed', 'Members', [{ value: a.id, type: 'User' }]],
   ]);
 });
+
+test('sessions and refresh tokens belong to their connection: another one neither sees nor ends them', async () => {
+  const other = await newConnection(server, 'Sessions elsewhere');
+  const B = (method, path, body) => app(server, method, `/connections/${other.id}${path}`, body);
+  const user = await createUser(conn, 'isolated@sessions.example');
+  await register(user, 'isolated');
+  // B knows neither the user nor the session nor the token.
+  const foreign = await B('POST', '/sessions', { sid: 'sid-b', user_id: user.id, client_id: 'web' });
+  assertAdminError(foreign, 404, 'not_found');
+  for (const body of asks('isolated')) {
+    const r = await B('POST', '/introspect', body);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { active: false }, JSON.stringify(body));
+  }
+  assertAdminError(await B('DELETE', '/sessions/sid-isolated'), 404, 'not_found');
+  assertAdminError(await B('GET', `/users/${user.id}/sessions`), 404, 'not_found');
+  // The same sid in B is B's own and does not collide.
+  const bUser = await createUser(other, 'isolated@sessions.example');
+  const own = await B('POST', '/sessions', { sid: 'sid-isolated', user_id: bUser.id, client_id: 'web' });
+  assert.equal(own.status, 201, own.text);
+  // Deactivating B's user ends B's session only.
+  const off = await scim(other, 'PATCH', `/Users/${bUser.id}`, patchOp({ op: 'replace', value: { active: false } }));
+  assert.equal(off.status, 200, off.text);
+  assert.deepEqual((await B('POST', '/introspect', { sid: 'sid-isolated' })).json, { active: false });
+  await assertActive(user, 'isolated');
+});
