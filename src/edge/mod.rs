@@ -9,6 +9,7 @@ mod registry;
 mod store;
 mod webcrypto;
 
+use futures_util::StreamExt;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -18,7 +19,7 @@ use crate::scim::ScimError;
 use crate::service::clock::{OsRandom, Random};
 use crate::service::connection::admin_error;
 use crate::service::event::REQUEST_ID_HEADER;
-use crate::service::http::{HttpResponse, RequestUrl};
+use crate::service::http::{HttpResponse, RequestUrl, MAX_BODY_BYTES};
 use crate::service::registry::is_connection_id;
 use http::{forward, to_platform};
 
@@ -28,19 +29,48 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     // Every request gets an id: it travels to the object (and into the events the request
     // records) and back to the client as `X-Request-Id`.
     let request_id = new_request_id()?;
-    let req = forward(
-        &req,
-        &req.inner().url(),
-        &[(REQUEST_ID_HEADER, &request_id)],
-    )?;
-    let response = route(req, env).await?;
+    let response = match refuse_oversized(&mut req).await? {
+        Some(refused) => refused,
+        None => {
+            let req = forward(
+                &req,
+                &req.inner().url(),
+                &[(REQUEST_ID_HEADER, &request_id)],
+            )?;
+            route(req, env).await?
+        }
+    };
     let headers = response.headers().clone();
     headers.set(REQUEST_ID_HEADER, &request_id)?;
     Ok(response.with_headers(headers))
+}
+
+/// A body declared larger than the limit is refused here, before it is forwarded anywhere, and
+/// read to the end first (chunk by chunk, nothing kept): in workerd, an object that answers
+/// without reading a streamed request body can break the client's connection instead of
+/// delivering the 413. Bodies without a length are judged by the object as it reads them.
+async fn refuse_oversized(req: &mut Request) -> Result<Option<Response>> {
+    let declared = req
+        .headers()
+        .get("content-length")?
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_none_or(|len| len <= MAX_BODY_BYTES as u64) {
+        return Ok(None);
+    }
+    if let Ok(mut body) = req.stream() {
+        while let Some(Ok(_)) = body.next().await {}
+    }
+    let error = ScimError::payload_too_large(MAX_BODY_BYTES);
+    let response = if http::request_url(req).path().starts_with("/scim/") {
+        error.into()
+    } else {
+        admin_error(&error)
+    };
+    to_platform(response).map(Some)
 }
 
 fn new_request_id() -> Result<String> {

@@ -5,8 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
-  startWorker, newConnection, scim, call, assertScimError, createUser, patchOp,
-  unknownConnectionId, USER_SCHEMA, PATCH_OP,
+  startWorker, newConnection, scim, call, admin, app, assertScimError, assertAdminError, createUser,
+  patchOp, unknownConnectionId, USER_SCHEMA, PATCH_OP,
 } from './harness.mjs';
 
 let server;
@@ -164,6 +164,19 @@ test('a body over 1 MiB is 413, with or without Content-Length', async () => {
   const fits = await scim(conn, 'POST', '/Users', user({ favoriteColor: 'z'.repeat(1000 * 1024) }));
   assertScimError(fits, 400, 'invalidValue');
   assert.equal(await userCount(), count + 1);
+});
+
+test('admin and app API bodies over 1 MiB are 413 and change nothing', async () => {
+  const big = JSON.stringify({ name: 'x'.repeat(1024 * 1024 + 10) });
+  const before = await admin(server, 'GET', '/connections');
+  assertAdminError(await admin(server, 'POST', '/connections', big), 413, 'payload_too_large');
+  assertAdminError(await admin(server, 'PATCH', `/connections/${conn.id}`, big), 413, 'payload_too_large');
+  assertAdminError(await admin(server, 'POST', '/webhooks', big), 413, 'payload_too_large');
+  assertAdminError(await app(server, 'POST', `/connections/${conn.id}/sessions`, big), 413, 'payload_too_large');
+  const after = await admin(server, 'GET', '/connections');
+  assert.deepEqual(after.json, before.json);
+  // The server still answers normally afterwards.
+  assert.equal((await scim(conn, 'GET', '/Users?count=0')).status, 200);
 });
 
 test('an unsupported Content-Type is 415; application/json is accepted', async () => {
