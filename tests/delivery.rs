@@ -532,3 +532,90 @@ fn targets_answer_known_ids_only() {
         "Invalid request body",
     );
 }
+
+/// The registry's own events (webhook.*, client.*, connection.deleted) leave through its outbox
+/// in the transaction that records them, without a connection id.
+#[test]
+fn registry_events_enter_its_outbox_without_a_connection() {
+    use scim_edge::service::outbox::{self, Scope};
+    let mut r = Registry::new();
+    let a = r.connection("Doomed");
+    let w = id(&r.webhook(json!({"url": "https://all.example.com/"})));
+    r.ok("DELETE", &format!("/connections/{a}"), None, 204);
+    // A failed request records nothing.
+    r.call("DELETE", &format!("/connections/{a}"), None);
+    r.call("POST", "/webhooks", Some(json!({"url": "ftp://nope"})));
+    let pending = outbox::pending(&r.store, Scope::Registry, 100).unwrap();
+    let sent: Vec<Value> = pending
+        .iter()
+        .map(|p| serde_json::from_str(&p.envelope).unwrap())
+        .collect();
+    let kinds: Vec<&str> = sent.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["webhook.created", "connection.deleted"]);
+    assert_eq!(sent[0]["data"]["webhook_id"], w.as_str());
+    assert_eq!(sent[1]["data"]["connection_id"], a.as_str());
+    assert_eq!(sent[1]["data"]["name"], "Doomed");
+    assert_eq!(sent[1]["actor"], "admin");
+    for e in &sent {
+        assert!(e.get("connection_id").is_none(), "{e}");
+        assert!(!e.to_string().contains("whsec_"), "no secret in {e}");
+    }
+    // The log lists the same events; sending empties the outbox.
+    assert_eq!(r.event_types(), ["webhook.created", "connection.deleted"]);
+    let seqs: Vec<i64> = pending.iter().map(|p| p.seq).collect();
+    outbox::mark_sent(&r.store, &seqs).unwrap();
+    assert!(outbox::pending(&r.store, Scope::Registry, 100)
+        .unwrap()
+        .is_empty());
+    assert_eq!(outbox::pending_count(&r.store).unwrap(), 0);
+}
+
+/// A registry event goes to the endpoints that take every connection's events (by type), never
+/// to one limited to some connections, and never becomes a logout.
+#[test]
+fn registry_events_fan_out_to_unrestricted_endpoints_only() {
+    let mut r = Registry::new();
+    let a = r.connection("A");
+    let all = id(&r.webhook(json!({"url": "https://all.example.com/"})));
+    let ops = id(&r.webhook(
+        json!({"url": "https://ops.example.com/", "event_types": ["webhook.disabled", "connection.deleted"]}),
+    ));
+    r.webhook(json!({"url": "https://a.example.com/", "connection_ids": [a]}));
+    let users =
+        id(&r.webhook(json!({"url": "https://users.example.com/", "event_types": ["user.*"]})));
+    r.client(
+        json!({"client_id": "web", "backchannel_logout_uri": "https://app.example.com/bcl",
+                    "backchannel_logout_session_required": false}),
+    );
+    let registry_event = |id: &str, kind: &str| {
+        let mut e = envelope(id, kind, "", json!({"subject": "u"}));
+        e.as_object_mut().unwrap().remove("connection_id");
+        e
+    };
+    let disabled = registry_event("evt_1", "webhook.disabled");
+    let created = registry_event("evt_2", "client.created");
+    let revoked = registry_event("evt_3", "user.sessions_revoked");
+    let out = r.fanout(json!([disabled, created, revoked]));
+    assert_eq!(
+        targets(&out),
+        [
+            format!("webhook:{all}"),
+            format!("webhook:{ops}"),
+            format!("webhook:{all}"),
+            format!("webhook:{all}"),
+            format!("webhook:{users}"),
+        ]
+    );
+    assert_eq!(out[1]["event"], disabled);
+    // A connection id that is there must be a string.
+    let mut odd = envelope("evt_4", "user.created", &a, json!({}));
+    odd["connection_id"] = json!(7);
+    let res = r.ok(
+        "POST",
+        "/internal/fanout",
+        Some(json!({"events": [odd]})),
+        200,
+    );
+    assert_eq!(res["rejected"][0]["index"], 0);
+    assert!(res["deliveries"].as_array().unwrap().is_empty());
+}

@@ -350,7 +350,7 @@ fn every_event_waits_in_the_outbox_until_sent() {
     assert_eq!(bad.status, 400);
     assert_eq!(outbox::pending_count(&f.store).unwrap(), before + 1);
 
-    let pending = outbox::pending(&f.store, 100).unwrap();
+    let pending = outbox::pending(&f.store, outbox::Scope::Connection, 100).unwrap();
     assert_eq!(pending.len() as i64, before + 1);
     let last: Value = serde_json::from_str(&pending.last().unwrap().envelope).unwrap();
     assert_eq!(last["type"], "user.created");
@@ -366,7 +366,9 @@ fn every_event_waits_in_the_outbox_until_sent() {
     assert_eq!(outbox::pending_count(&f.store).unwrap(), before);
     outbox::mark_sent(&f.store, &seqs).unwrap();
     assert_eq!(outbox::pending_count(&f.store).unwrap(), 0);
-    assert!(outbox::pending(&f.store, 100).unwrap().is_empty());
+    assert!(outbox::pending(&f.store, outbox::Scope::Connection, 100)
+        .unwrap()
+        .is_empty());
     // The log keeps them.
     assert_eq!(events(&f).len() as i64, before + 1);
 }

@@ -15,6 +15,7 @@ use crate::service::clock::{OsRandom, Timestamp};
 use crate::service::connection::{admin_error, handle_admin, is_initialized};
 use crate::service::http::{HttpResponse, MAX_BODY_BYTES};
 use crate::service::migration::migrate_connection;
+use crate::service::outbox::Scope;
 use crate::service::rate_limit::Bucket;
 use crate::service::scim_api;
 
@@ -43,7 +44,7 @@ impl DurableObject for Connection {
             state,
             initialized: Cell::new(false),
             limiter: RefCell::new(Bucket::new()),
-            outbox: Rc::new(OutboxSender::new(env.clone())),
+            outbox: Rc::new(OutboxSender::new(env.clone(), Scope::Connection)),
             env,
         }
     }

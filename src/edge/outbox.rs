@@ -1,4 +1,5 @@
-//! Sends a connection's outbox (service::outbox) to the `EVENTS` queue. The object sends after
+//! Sends an object's outbox (service::outbox: a connection's, or the registry's) to the `EVENTS`
+//! queue. The object sends after
 //! each write without holding up the response (`waitUntil`); a guard alarm, set before the
 //! response, covers an instance that dies before the queue accepted; after a failed send a retry
 //! alarm fires with a growing delay. Nothing leaves the outbox before the queue accepted it.
@@ -8,7 +9,7 @@ use std::cell::Cell;
 use worker::Env;
 
 use super::store::DoStore;
-use crate::service::outbox;
+use crate::service::outbox::{self, Scope};
 
 /// The alarm set before a response that left events pending.
 const GUARD_MS: i64 = 30_000;
@@ -17,6 +18,7 @@ const MAX_RETRY_SECONDS: u32 = 300;
 
 pub struct OutboxSender {
     env: Env,
+    scope: Scope,
     /// Set while a send is running: concurrent requests leave the work to it (it loops until
     /// the outbox is empty).
     sending: Cell<bool>,
@@ -35,10 +37,11 @@ fn first_retry_delay(env: &Env) -> u32 {
 }
 
 impl OutboxSender {
-    pub fn new(env: Env) -> Self {
+    pub fn new(env: Env, scope: Scope) -> Self {
         let retry = first_retry_delay(&env);
         OutboxSender {
             env,
+            scope,
             sending: Cell::new(false),
             retry_delay: Cell::new(retry),
             failing_sends: Cell::new(0),
@@ -88,7 +91,7 @@ impl OutboxSender {
 
     async fn send_pending(&self, store: &DoStore) -> Result<(), String> {
         loop {
-            let batch = outbox::pending(store, outbox::BATCH).map_err(|e| e.detail)?;
+            let batch = outbox::pending(store, self.scope, outbox::BATCH).map_err(|e| e.detail)?;
             if batch.is_empty() {
                 return Ok(());
             }

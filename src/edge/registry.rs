@@ -1,12 +1,19 @@
-//! The `Registry` Durable Object: a singleton listing connections for the admin plane.
+//! The `Registry` Durable Object: a singleton listing connections for the admin plane, with the
+//! webhook endpoints and clients deliveries go to. Its own admin-plane events leave through its
+//! outbox like a connection's.
 
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+use std::rc::Rc;
+
+use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
 
 use super::http::{to_platform, to_service};
+use super::outbox::OutboxSender;
+use super::store::DoStore;
 use crate::scim::ScimError;
 use crate::service::clock::{OsRandom, Timestamp};
 use crate::service::connection::admin_error;
 use crate::service::http::MAX_BODY_BYTES;
+use crate::service::outbox::Scope;
 use crate::service::registry;
 
 /// Header carrying the public origin, for `scim_base_url`.
@@ -15,11 +22,16 @@ pub const ORIGIN_HEADER: &str = "x-scim-edge-origin";
 #[durable_object]
 pub struct Registry {
     state: State,
+    /// Sends the outbox to the queue, also after the response (hence shared).
+    outbox: Rc<OutboxSender>,
 }
 
 impl DurableObject for Registry {
-    fn new(state: State, _env: Env) -> Self {
-        Registry { state }
+    fn new(state: State, env: Env) -> Self {
+        Registry {
+            state,
+            outbox: Rc::new(OutboxSender::new(env, Scope::Registry)),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -31,14 +43,23 @@ impl DurableObject for Registry {
                 return to_platform(admin_error(&ScimError::payload_too_large(MAX_BODY_BYTES)))
             }
         };
-        let store = super::store::DoStore::new(self.state.storage());
+        let store = DoStore::new(self.state.storage());
         let now = Timestamp(worker::Date::now().as_millis() as i64);
-        to_platform(registry::handle(
-            &store,
-            &mut OsRandom,
-            now,
-            &origin,
-            &request,
-        ))
+        let response = registry::handle(&store, &mut OsRandom, now, &origin, &request);
+        // Events a write recorded (including a delivery verdict that disabled an endpoint) go
+        // to the queue right after the response; the guard alarm covers a dying instance.
+        if request.method != Method::Get.to_string() {
+            self.outbox.guard(&store).await;
+            let outbox = Rc::clone(&self.outbox);
+            let store = DoStore::new(self.state.storage());
+            self.state
+                .wait_until(async move { outbox.send(store).await });
+        }
+        to_platform(response)
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.outbox.send(DoStore::new(self.state.storage())).await;
+        Response::empty()
     }
 }

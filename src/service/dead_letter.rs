@@ -70,7 +70,7 @@ fn view(row: &Row) -> Result<Value, ScimError> {
         "id": text(row, 0)?,
         "event_id": text(row, 1)?,
         "event_type": text(row, 2)?,
-        "connection_id": text(row, 3)?,
+        "connection_id": opt_text(row, 3).filter(|id| !id.is_empty()),
         "attempts": int(row, 4)?,
         "last_status": row.get(5).and_then(SqlValue::as_i64),
         "last_error": opt_text(row, 6),
@@ -233,7 +233,7 @@ pub fn replay(
         TargetKind::Webhook => ("webhook.dead_letters_replayed", "webhook_id"),
         TargetKind::Logout => ("client.dead_letters_replayed", "client_id"),
     };
-    event::append(
+    event::record(
         store,
         random,
         now,
@@ -284,7 +284,7 @@ pub fn delete_target(
         "DELETE FROM dead_letter WHERE target_kind = ? AND target = ?",
         &[kind.as_str().into(), id.into()],
     )?;
-    event::append(
+    event::record(
         store,
         random,
         now,

@@ -99,8 +99,10 @@ struct FanoutRequest {
 }
 
 /// `POST /internal/fanout` `{events:[envelope…]}` → `{deliveries:[…], rejected:[{index,
-/// error}]}`. An envelope without string `id`, `type` and `connection_id` is rejected on its own
-/// (by its index in `events`) so the rest of the batch still goes out.
+/// error}]}`. An envelope without string `id` and `type` is rejected on its own (by its index in
+/// `events`) so the rest of the batch still goes out. An envelope without `connection_id` is
+/// the registry's own (admin plane: `webhook.*`, `client.*`, `connection.deleted`): it goes to
+/// the endpoints that take every connection's events, and never to a logout.
 pub fn fanout(store: &dyn Store, request: &HttpRequest) -> Result<Value, ScimError> {
     let body: FanoutRequest = parse(request)?;
     if body.events.len() > MAX_BATCH {
@@ -111,24 +113,29 @@ pub fn fanout(store: &dyn Store, request: &HttpRequest) -> Result<Value, ScimErr
     let mut deliveries = Vec::new();
     let mut rejected = Vec::new();
     for (index, event) in body.events.iter().enumerate() {
-        let (Some(_), Some(kind), Some(connection_id)) = (
+        let connection_id = event.get("connection_id");
+        let (Some(_), Some(kind), Some(None | Some(_))) = (
             member(event, "id"),
             member(event, "type"),
-            member(event, "connection_id"),
+            match connection_id {
+                None => Some(None),
+                Some(id) => id.as_str().map(Some),
+            },
         ) else {
             rejected.push(json!({
                 "index": index,
-                "error": "an event envelope needs string id, type and connection_id",
+                "error": "an event envelope needs string id and type (and a string connection_id when it has one)",
             }));
             continue;
         };
+        let connection_id = connection_id.and_then(Value::as_str);
         for target in webhook::subscribers(store, kind, connection_id)? {
             deliveries.push(Delivery::Webhook {
                 target,
                 event: event.clone(),
             });
         }
-        if kind == "user.sessions_revoked" {
+        if let (Some(connection_id), "user.sessions_revoked") = (connection_id, kind) {
             deliveries.extend(logouts(store, event, connection_id)?);
         }
     }

@@ -37,8 +37,9 @@ impl<'a> Origin<'a> {
 /// The header the Worker sets on every request it forwards, and returns to the client.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Records a connection's event: appended to its log and, in the same transaction, to its
-/// outbox (service::outbox), from which the object sends it to the queue. Returns the event id.
+/// Records an event: appended to this database's log (a connection's, or the registry's own
+/// admin-plane log) and, in the same transaction, to its outbox (service::outbox), from which
+/// the object sends it to the queue. Returns the event id.
 pub fn record(
     store: &dyn Store,
     random: &mut dyn Random,
@@ -52,10 +53,9 @@ pub fn record(
     Ok(id)
 }
 
-/// Appends an event to this database's log (a connection's, or the registry's own admin-plane
-/// log) without sending it anywhere; returns its id (`evt_` + 24 hex digits, stable for
+/// Appends an event to this database's log; returns its id (`evt_` + 24 hex digits, stable for
 /// deduplication) and its sequence number.
-pub fn append(
+fn append(
     store: &dyn Store,
     random: &mut dyn Random,
     now: Timestamp,

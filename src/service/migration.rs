@@ -116,8 +116,8 @@ const REGISTRY: &[&str] = &[
         name TEXT NOT NULL,
         created_at TEXT NOT NULL
     )",
-    // The registry's own admin-plane log (webhook.*, client.*), read and written by
-    // service::event like a connection's.
+    // The registry's own admin-plane log (webhook.*, client.*, connection.deleted), read and
+    // written by service::event like a connection's.
     "CREATE TABLE IF NOT EXISTS event (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
@@ -128,6 +128,9 @@ const REGISTRY: &[&str] = &[
         data TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS event_by_time ON event (occurred_at)",
+    // Its outbox (service::outbox): admin-plane events reach webhook endpoints like a
+    // connection's do.
+    "CREATE TABLE IF NOT EXISTS outbox (event_seq INTEGER PRIMARY KEY)",
     // Webhook endpoints (service::webhook). `event_types` and `connection_ids` are JSON arrays
     // (`connection_ids` NULL: every connection). The secret is kept as issued: signing needs it.
     // `previous_secret` signs too until `previous_secret_expires_at`.

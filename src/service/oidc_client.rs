@@ -118,7 +118,7 @@ pub fn create(
         "backchannel_logout_session_required": session_required,
         "connection_ids": connection_ids,
     });
-    event::append(
+    event::record(
         store,
         random,
         now,
@@ -233,7 +233,7 @@ pub fn update(
         )?;
         data.insert("client_id".into(), id.into());
         data.insert("changed".into(), json!(changed));
-        event::append(
+        event::record(
             store,
             random,
             now,

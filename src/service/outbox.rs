@@ -1,6 +1,6 @@
 //! The transactional outbox: every event row written by [`super::event::record`] gets an outbox
-//! row in the same transaction. The connection's object sends pending events to the `EVENTS`
-//! queue and deletes their outbox rows only once the queue has accepted them; an alarm sends
+//! row in the same transaction. The connection's object (and the registry, for its admin-plane
+//! events) sends pending events to the `EVENTS` queue and deletes their outbox rows only once the queue has accepted them; an alarm sends
 //! whatever is still pending. Delivery is at-least-once: the event id is the deduplication key.
 
 use serde_json::{json, Value};
@@ -75,16 +75,28 @@ pub fn enqueue(store: &dyn Store, event_seq: i64) -> Result<(), StoreError> {
     )
 }
 
+/// Whose outbox this is: a connection's (its envelopes carry the connection's id) or the
+/// registry's (admin-plane events, which belong to no connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Connection,
+    Registry,
+}
+
 /// The oldest pending events, at most `limit`. Outbox rows whose event was pruned by retention
-/// are dropped on the way.
-pub fn pending(store: &dyn Store, limit: i64) -> Result<Vec<Pending>, ScimError> {
+/// are dropped on the way. A connection that was never created (or was deleted) has none.
+pub fn pending(store: &dyn Store, scope: Scope, limit: i64) -> Result<Vec<Pending>, ScimError> {
+    let connection = match scope {
+        Scope::Connection => match connection_id(store) {
+            Some(id) => Some(id),
+            None => return Ok(Vec::new()),
+        },
+        Scope::Registry => None,
+    };
     store.execute(
         "DELETE FROM outbox WHERE event_seq NOT IN (SELECT seq FROM event)",
         &[],
     )?;
-    let Some(connection) = connection_id(store) else {
-        return Ok(Vec::new());
-    };
     let rows = store.query(
         &format!(
             "SELECT {EVENT_COLUMNS} FROM event JOIN outbox ON outbox.event_seq = event.seq
@@ -96,7 +108,7 @@ pub fn pending(store: &dyn Store, limit: i64) -> Result<Vec<Pending>, ScimError>
         .map(|row| {
             Ok(Pending {
                 seq: row.first().and_then(|v| v.as_i64()).unwrap_or_default(),
-                envelope: encode(envelope(Some(&connection), row)?),
+                envelope: encode(envelope(connection.as_deref(), row)?),
             })
         })
         .collect()

@@ -54,7 +54,8 @@ pub fn is_connection_id(id: &str) -> bool {
 /// - `POST|GET /clients`, `GET|PATCH|DELETE /clients/{client_id}`
 /// - `GET /webhooks/{id}/dead-letters`, `POST /webhooks/{id}/dead-letters/replay`, and the same
 ///   under `/clients/{client_id}`
-/// - `GET /events`: the registry's log (webhook.*, client.*)
+/// - `GET /events`: the registry's log (webhook.*, client.*, connection.deleted), whose events
+///   reach the webhook endpoints that take every connection's events
 /// - `POST /internal/fanout`, `POST /internal/targets`, `POST /internal/attempts`: for the queue
 ///   consumer only (see [`delivery`](super::delivery))
 pub fn handle(
@@ -75,8 +76,17 @@ pub fn handle(
             ("GET", ["connections", id]) => get(store, origin, id).map(|v| (200, v)),
             ("PATCH", ["connections", id]) => rename(store, origin, id, request).map(|v| (200, v)),
             ("DELETE", ["connections", id]) => {
-                get(store, origin, id)?;
+                let deleted = get(store, origin, id)?;
                 store.execute("DELETE FROM connection WHERE id = ?", &[(*id).into()])?;
+                // The connection's own log went with its data: the deletion is logged here.
+                event::record(
+                    store,
+                    random,
+                    now,
+                    "connection.deleted",
+                    event::Origin::new("admin", request),
+                    json!({"connection_id": id, "name": deleted.get("name")}),
+                )?;
                 Ok((204, Value::Null))
             }
             ("POST", ["webhooks"]) => {

@@ -34,6 +34,20 @@ pub const EVENT_TYPES: &[&str] = &[
     "mapping.updated",
     "mapping.reset",
     "setup_link.created",
+    // The registry's own (admin-plane) events: they carry no `connection_id` and reach only the
+    // endpoints that take every connection's events.
+    "connection.deleted",
+    "webhook.created",
+    "webhook.updated",
+    "webhook.enabled",
+    "webhook.disabled",
+    "webhook.deleted",
+    "webhook.secret_rotated",
+    "webhook.dead_letters_replayed",
+    "client.created",
+    "client.updated",
+    "client.deleted",
+    "client.dead_letters_replayed",
 ];
 
 /// Longest description accepted.
@@ -219,7 +233,7 @@ pub fn create(
         "event_types": types,
         "connection_ids": connection_ids,
     });
-    event::append(
+    event::record(
         store,
         random,
         now,
@@ -336,7 +350,7 @@ pub fn update(
                  WHERE id = ?",
                 &[id.into()],
             )?;
-            event::append(
+            event::record(
                 store,
                 random,
                 now,
@@ -366,7 +380,7 @@ pub fn update(
     if !changed.is_empty() {
         data.insert("webhook_id".into(), id.into());
         data.insert("changed".into(), json!(changed));
-        event::append(
+        event::record(
             store,
             random,
             now,
@@ -393,7 +407,7 @@ pub fn disable(
          WHERE id = ?",
         &[at.clone().into(), reason.into(), at.into(), id.into()],
     )?;
-    event::append(
+    event::record(
         store,
         random,
         now,
@@ -449,7 +463,7 @@ pub fn rotate_secret(
             id.into(),
         ],
     )?;
-    event::append(
+    event::record(
         store,
         random,
         now,
@@ -499,10 +513,12 @@ pub fn secrets(store: &dyn Store, id: &str) -> Result<Vec<String>, ScimError> {
 }
 
 /// The enabled endpoints subscribed to events of `kind` from `connection_id`, in creation order.
+/// `connection_id` is `None` for the registry's own events, which only the endpoints taking
+/// every connection's events receive.
 pub fn subscribers(
     store: &dyn Store,
     kind: &str,
-    connection_id: &str,
+    connection_id: Option<&str>,
 ) -> Result<Vec<String>, ScimError> {
     let rows = store.query(
         "SELECT id, event_types, connection_ids FROM webhook WHERE enabled = 1 ORDER BY seq",
@@ -512,7 +528,10 @@ pub fn subscribers(
     for row in &rows {
         let types: Vec<String> = serde_json::from_str(&text(row, 1)?).unwrap_or_default();
         if types.iter().any(|p| type_matches(p, kind))
-            && target::covers(opt_text(row, 2).as_deref(), connection_id)
+            && match connection_id {
+                Some(id) => target::covers(opt_text(row, 2).as_deref(), id),
+                None => !target::connection_ids_json(opt_text(row, 2).as_deref()).is_array(),
+            }
         {
             ids.push(text(row, 0)?);
         }

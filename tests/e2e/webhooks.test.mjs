@@ -194,7 +194,35 @@ test('a queue send that fails is sent again by the alarm', async () => {
   assert.equal(left.status, 200);
 });
 
+test('admin-plane events reach the endpoints that take every connection, signed like the rest', async () => {
+  const ops = await receiver();
+  const limited = await receiver();
+  const doomed = await newConnection(server, 'Doomed');
+  const opsHook = await webhook({ url: ops.url('/ops'), event_types: ['connection.deleted', 'webhook.*'] });
+  await webhook({ url: limited.url('/limited'), event_types: ['*'], connection_ids: [doomed.id] });
+  const deleted = await admin(server, 'DELETE', `/connections/${doomed.id}`);
+  assert.equal(deleted.status, 204, deleted.text);
+  const gone = await until(() => deliveries(ops).find((e) => e.type === 'connection.deleted' && e.data.connection_id === doomed.id),
+    'connection.deleted at the ops endpoint');
+  assert.equal(gone.data.name, 'Doomed');
+  assert.equal(gone.actor, 'admin');
+  assert.equal(gone.request_id, deleted.headers.get('x-request-id'));
+  assert.equal('connection_id' in gone, false, 'admin-plane events belong to no connection');
+  new Webhook(opsHook.secret).verify(gone.raw, gone.headers);
+  // The other endpoint's registration is an admin-plane event too.
+  await until(() => deliveries(ops).some((e) => e.type === 'webhook.created'), 'webhook.created at the ops endpoint');
+  // An endpoint limited to some connections never gets admin-plane events.
+  await sleep(500);
+  // (It may still get the connection's own events, sent before the deletion.)
+  assert.deepEqual(deliveries(limited).filter((e) => e.connection_id !== doomed.id).map((e) => e.type), []);
+  // Both are in the registry's log.
+  const log = await admin(server, 'GET', '/events?limit=200');
+  assert.ok(log.json.events.some((e) => e.type === 'connection.deleted' && e.data.connection_id === doomed.id));
+});
+
 test('failed deliveries are retried, then dead-lettered, replayable, and the endpoint is disabled', async () => {
+  const ops = await receiver();
+  await webhook({ url: ops.url('/ops'), event_types: ['webhook.disabled'] });
   const r = await receiver({ mode: 'fail' });
   const conn = await newConnection(server, 'Dead letters');
   const hook = await webhook({ url: r.url('/dead'), event_types: ['user.created'], connection_ids: [conn.id] });
@@ -226,6 +254,10 @@ test('failed deliveries are retried, then dead-lettered, replayable, and the end
   const events = await admin(server, 'GET', '/events?limit=200');
   assert.ok(events.json.events.some((e) => e.type === 'webhook.disabled' && e.data.webhook_id === hook.id),
     JSON.stringify(events.json.events.map((e) => e.type)));
+  // The operators hear about it: the event reaches the endpoint subscribed to it.
+  const told = await until(() => deliveries(ops).find((e) => e.type === 'webhook.disabled' && e.data.webhook_id === hook.id),
+    'webhook.disabled at the ops endpoint');
+  assert.equal(told.actor, 'system');
 
   // Disabled: new events are not attempted.
   const before = r.received.length;
