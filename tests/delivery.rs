@@ -5,8 +5,7 @@
 mod common;
 
 use common::registry::{envelope, Registry};
-use scim_edge::service::dead_letter::take_deliveries;
-use scim_edge::service::delivery::Delivery;
+use scim_edge::service::outbox::{self, Key, Scope};
 use serde_json::{json, Value};
 
 fn id(v: &Value) -> String {
@@ -24,6 +23,26 @@ fn targets(deliveries: &[Value]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The queue messages (not events) waiting in the registry's outbox.
+fn queued_messages(r: &Registry) -> Vec<Value> {
+    outbox::pending(&r.store, Scope::Registry, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|p| matches!(p.key, Key::Message(_)))
+        .map(|p| serde_json::from_str(&p.message).unwrap())
+        .collect()
+}
+
+/// Empties the registry's outbox, as a successful send does.
+fn sent(r: &mut Registry) {
+    let keys: Vec<Key> = outbox::pending(&r.store, Scope::Registry, 1000)
+        .unwrap()
+        .iter()
+        .map(|p| p.key)
+        .collect();
+    outbox::mark_sent(&r.store, &keys).unwrap();
 }
 
 const FAST: &str = r#"{"schedule": [1, 2], "disable_after": 2}"#;
@@ -395,7 +414,7 @@ fn endpoint_is_disabled_after_dead_letters_in_a_row() {
 }
 
 #[test]
-fn replay_marks_and_returns_deliveries() {
+fn replay_marks_and_queues_deliveries() {
     let mut r = Registry::new();
     let a = r.connection("A");
     let w = id(&r.webhook(json!({"url": "https://app.example.com/hook"})));
@@ -431,21 +450,32 @@ fn replay_marks_and_returns_deliveries() {
     assert_eq!(rest["dead_letters"][0]["event_id"], "evt_3");
     assert_eq!(rest["next_after"], Value::Null);
     r.now = r.now.plus_seconds(60);
-    // Replay one by id.
+    // Replay one by id: its delivery waits in the outbox, first attempt again.
+    sent(&mut r);
     let path = format!("/webhooks/{w}/dead-letters/replay");
     let one = r.ok("POST", &path, Some(json!({"ids": [ids[0]]})), 202);
-    assert_eq!(one["replayed"], 1);
-    assert_eq!(one["remaining"], 2);
-    assert_eq!(one["deliveries"], json!([deliveries[0]]));
+    assert_eq!(one, json!({"replayed": 1, "remaining": 2}));
+    let mut first = deliveries[0].clone();
+    first["attempt"] = json!(1);
+    assert_eq!(queued_messages(&r), [first]);
     // Then every one not yet replayed.
-    let mut response = r.call("POST", &path, None);
-    assert_eq!(response.status, 202);
-    let effects = take_deliveries(&mut response);
-    assert_eq!(response.json(), json!({"replayed": 2, "remaining": 0}));
-    assert_eq!(effects.len(), 2);
-    assert!(
-        matches!(&effects[0], Delivery::Webhook { target, event } if *target == w && event["id"] == "evt_2")
+    sent(&mut r);
+    let all = r.ok("POST", &path, None, 202);
+    assert_eq!(all, json!({"replayed": 2, "remaining": 0}));
+    let queued = queued_messages(&r);
+    assert_eq!(queued.len(), 2);
+    assert_eq!(queued[0]["target"], w.as_str());
+    assert_eq!(queued[0]["event"]["id"], "evt_2");
+    assert_eq!(queued[1]["event"]["id"], "evt_3");
+    // A refused replay queues nothing.
+    sent(&mut r);
+    r.bad(
+        "POST",
+        &path,
+        json!({"ids": [ids[0], "dl_nope"]}),
+        "dl_nope",
     );
+    assert!(queued_messages(&r).is_empty());
     let all = r.ok("GET", &format!("/webhooks/{w}/dead-letters"), None, 200);
     for letter in all["dead_letters"].as_array().unwrap() {
         assert_eq!(letter["replayed_at"], "2027-01-15T08:01:00.000Z");
@@ -495,7 +525,10 @@ fn logout_dead_letters_replay_with_sub_and_sid() {
         Some(json!({})),
         202,
     );
-    assert_eq!(replayed["deliveries"], json!([logout]));
+    assert_eq!(replayed, json!({"replayed": 1, "remaining": 0}));
+    let mut again = logout.clone();
+    again["attempt"] = json!(1);
+    assert_eq!(queued_messages(&r), [again]);
     assert_eq!(
         r.event_types().last().unwrap(),
         "client.dead_letters_replayed"
@@ -537,7 +570,6 @@ fn targets_answer_known_ids_only() {
 /// in the transaction that records them, without a connection id.
 #[test]
 fn registry_events_enter_its_outbox_without_a_connection() {
-    use scim_edge::service::outbox::{self, Scope};
     let mut r = Registry::new();
     let a = r.connection("Doomed");
     let w = id(&r.webhook(json!({"url": "https://all.example.com/"})));
@@ -548,7 +580,7 @@ fn registry_events_enter_its_outbox_without_a_connection() {
     let pending = outbox::pending(&r.store, Scope::Registry, 100).unwrap();
     let sent: Vec<Value> = pending
         .iter()
-        .map(|p| serde_json::from_str(&p.envelope).unwrap())
+        .map(|p| serde_json::from_str(&p.message).unwrap())
         .collect();
     let kinds: Vec<&str> = sent.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["webhook.created", "connection.deleted"]);
@@ -562,12 +594,12 @@ fn registry_events_enter_its_outbox_without_a_connection() {
     }
     // The log lists the same events; sending empties the outbox.
     assert_eq!(r.event_types(), ["webhook.created", "connection.deleted"]);
-    let seqs: Vec<i64> = pending.iter().map(|p| p.seq).collect();
-    outbox::mark_sent(&r.store, &seqs).unwrap();
+    let keys: Vec<Key> = pending.iter().map(|p| p.key).collect();
+    outbox::mark_sent(&r.store, &keys).unwrap();
     assert!(outbox::pending(&r.store, Scope::Registry, 100)
         .unwrap()
         .is_empty());
-    assert_eq!(outbox::pending_count(&r.store).unwrap(), 0);
+    assert_eq!(outbox::pending_count(&r.store, Scope::Registry).unwrap(), 0);
 }
 
 /// A registry event goes to the endpoints that take every connection's events (by type), never

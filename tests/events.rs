@@ -339,7 +339,7 @@ fn member_events_list_at_most_1000_members_each() {
 fn every_event_waits_in_the_outbox_until_sent() {
     use scim_edge::service::outbox;
     let mut f = Fixture::new();
-    let before = outbox::pending_count(&f.store).unwrap();
+    let before = outbox::pending_count(&f.store, outbox::Scope::Connection).unwrap();
     let user = f.create("outbox@example.com");
     let id = user["id"].as_str().unwrap();
     let bad = f.call(
@@ -348,24 +348,40 @@ fn every_event_waits_in_the_outbox_until_sent() {
         Some(json!({"schemas": [PATCH], "Operations": [{"op": "bogus"}]})),
     );
     assert_eq!(bad.status, 400);
-    assert_eq!(outbox::pending_count(&f.store).unwrap(), before + 1);
+    assert_eq!(
+        outbox::pending_count(&f.store, outbox::Scope::Connection).unwrap(),
+        before + 1
+    );
 
     let pending = outbox::pending(&f.store, outbox::Scope::Connection, 100).unwrap();
     assert_eq!(pending.len() as i64, before + 1);
-    let last: Value = serde_json::from_str(&pending.last().unwrap().envelope).unwrap();
+    let last: Value = serde_json::from_str(&pending.last().unwrap().message).unwrap();
     assert_eq!(last["type"], "user.created");
     assert_eq!(last["connection_id"], "con_00000000000000000001");
     assert_eq!(last["data"]["id"], id);
     assert!(last["id"].as_str().unwrap().starts_with("evt_"));
     // The log and the queue carry the same envelope.
     assert_eq!(events(&f).last().unwrap(), &last);
-    let seqs: Vec<i64> = pending.iter().map(|p| p.seq).collect();
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    let seqs: Vec<outbox::Key> = pending.iter().map(|p| p.key).collect();
+    let order: Vec<i64> = seqs
+        .iter()
+        .map(|k| match k {
+            outbox::Key::Event(seq) => *seq,
+            outbox::Key::Message(_) => panic!("a connection's outbox holds events only"),
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]));
 
     outbox::mark_sent(&f.store, &seqs[..1]).unwrap();
-    assert_eq!(outbox::pending_count(&f.store).unwrap(), before);
+    assert_eq!(
+        outbox::pending_count(&f.store, outbox::Scope::Connection).unwrap(),
+        before
+    );
     outbox::mark_sent(&f.store, &seqs).unwrap();
-    assert_eq!(outbox::pending_count(&f.store).unwrap(), 0);
+    assert_eq!(
+        outbox::pending_count(&f.store, outbox::Scope::Connection).unwrap(),
+        0
+    );
     assert!(outbox::pending(&f.store, outbox::Scope::Connection, 100)
         .unwrap()
         .is_empty());

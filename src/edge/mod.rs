@@ -399,7 +399,7 @@ async fn admin(req: Request, env: &Env, url: &RequestUrl, rest: &[&str]) -> Resu
                 .await
         }
         (_, ["webhooks" | "clients", ..]) | (Method::Get, ["events"]) => {
-            registry_admin(req, env, &registry, &format!("/{}{query}", rest.join("/"))).await
+            registry_admin(req, &registry, &format!("/{}{query}", rest.join("/"))).await
         }
         (Method::Get, ["connections", id, "events"]) if is_connection_id(id) => {
             let target = format!("https://connection/admin/events{query}");
@@ -478,39 +478,11 @@ async fn merged(mut record: serde_json::Value, mut own: Response) -> Result<Resp
     to_platform(HttpResponse::plain_json(200, &record))
 }
 
-/// Webhooks, clients, dead letters and the registry's own event log live in the registry. A
-/// replay answers with the deliveries to send again: they go on the queue, and the admin sees
-/// only how many.
-async fn registry_admin(req: Request, env: &Env, registry: &Stub, path: &str) -> Result<Response> {
+/// Webhooks, clients, dead letters and the registry's own event log live in the registry (a
+/// replay goes on the queue through the registry's outbox).
+async fn registry_admin(req: Request, registry: &Stub, path: &str) -> Result<Response> {
     let target = format!("https://registry{path}");
-    let mut response = registry
+    registry
         .fetch_with_request(forward(&req, &target, &[])?)
-        .await?;
-    if !path.contains("/dead-letters/replay") || response.status_code() != 202 {
-        return Ok(response);
-    }
-    let mut body: serde_json::Value = response.json().await?;
-    let deliveries = body
-        .as_object_mut()
-        .and_then(|o| o.remove("deliveries"))
-        .and_then(|d| d.as_array().cloned())
-        .unwrap_or_default();
-    let messages = deliveries
-        .into_iter()
-        .map(|mut d| {
-            d["attempt"] = json!(1);
-            d.to_string()
-        })
-        .collect();
-    if let Err(e) = consumer::enqueue(env, messages, 0).await {
-        let mut response = admin_error(&ScimError::new(
-            503,
-            None,
-            "The queue did not accept the replay. The dead letters are kept: replay them again \
-             with their ids ({\"ids\": [...]}, listed by GET …/dead-letters).",
-        ));
-        response.log = Some(e);
-        return to_platform(response);
-    }
-    to_platform(HttpResponse::plain_json(202, &body))
+        .await
 }

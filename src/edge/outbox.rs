@@ -51,7 +51,7 @@ impl OutboxSender {
     /// Before the response: when events are pending and no alarm is set, set the guard alarm.
     /// Alarm reads are served from memory, so this costs a write only now and then.
     pub async fn guard(&self, store: &DoStore) {
-        let pending = outbox::pending_count(store).unwrap_or(0);
+        let pending = outbox::pending_count(store, self.scope).unwrap_or(0);
         if pending == 0 {
             return;
         }
@@ -100,13 +100,13 @@ impl OutboxSender {
                 return Err("injected queue failure".into());
             }
             let queue = self.env.queue("EVENTS").map_err(|e| e.to_string())?;
-            let seqs: Vec<i64> = batch.iter().map(|p| p.seq).collect();
-            let messages: Vec<String> = batch.into_iter().map(|p| p.envelope).collect();
+            let keys: Vec<outbox::Key> = batch.iter().map(|p| p.key).collect();
+            let messages: Vec<String> = batch.into_iter().map(|p| p.message).collect();
             queue
                 .send_batch(messages)
                 .await
                 .map_err(|e| e.to_string())?;
-            outbox::mark_sent(store, &seqs).map_err(|e| e.to_string())?;
+            outbox::mark_sent(store, &keys).map_err(|e| e.to_string())?;
         }
     }
 }

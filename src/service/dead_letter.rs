@@ -1,17 +1,18 @@
 //! Dead letters: deliveries that exhausted their retries (or whose target was disabled), kept
 //! whole so the admin can replay them once the target is fixed.
 //!
-//! A replay is a change in the registry plus an effect outside it: the deliveries must go on the
-//! queue again. The response carries them (`{"replayed", "remaining", "deliveries"}`); the edge
-//! enqueues them and shows the admin the body without them ([`take_deliveries`]).
+//! A replay marks the dead letters replayed and puts their deliveries (attempt 1 again) in the
+//! registry's outbox in the same transaction; the registry's object sends them to the queue
+//! like its events, so a queue outage delays a replay but never loses one.
 
 use serde_json::{json, Value};
 
 use super::clock::{Random, Timestamp};
 use super::delivery::{Attempt, Delivery, TargetKind};
 use super::event::{self, Origin};
-use super::http::{HttpRequest, HttpResponse};
+use super::http::HttpRequest;
 use super::listing::cursor;
+use super::outbox;
 use super::store::{int, opt_text, text, Row, SqlValue, Store};
 use super::target::{self, Body};
 use crate::scim::ScimError;
@@ -210,15 +211,17 @@ pub fn replay(
         }
     };
     let at = now.to_rfc3339();
-    let mut deliveries = Vec::with_capacity(rows.len());
     for row in &rows {
         let delivery: Delivery = serde_json::from_str(&text(row, 1)?)
             .map_err(|e| ScimError::internal_because(format!("stored delivery: {e}")))?;
+        let mut message = serde_json::to_value(&delivery)
+            .map_err(|e| ScimError::internal_because(e.to_string()))?;
+        message["attempt"] = json!(1);
+        outbox::enqueue_message(store, &message.to_string())?;
         store.execute(
             "UPDATE dead_letter SET replayed_at = ? WHERE id = ?",
             &[at.clone().into(), text(row, 0)?.into()],
         )?;
-        deliveries.push(delivery);
     }
     let remaining = store
         .query_one(
@@ -239,30 +242,9 @@ pub fn replay(
         now,
         event_type,
         Origin::new("admin", request),
-        json!({key: target, "replayed": deliveries.len()}),
+        json!({key: target, "replayed": rows.len()}),
     )?;
-    Ok(json!({
-        "replayed": deliveries.len(),
-        "remaining": remaining,
-        "deliveries": deliveries,
-    }))
-}
-
-/// The effect of a replay response: removes `deliveries` from its JSON body, for the edge to
-/// enqueue, leaving what the admin sees (`{replayed, remaining}`). Any other response is left
-/// as it is and yields nothing.
-pub fn take_deliveries(response: &mut HttpResponse) -> Vec<Delivery> {
-    if response.status != 202 {
-        return Vec::new();
-    }
-    let mut body = response.json();
-    let taken = body
-        .as_object_mut()
-        .and_then(|o| o.remove("deliveries"))
-        .and_then(|d| serde_json::from_value(d).ok())
-        .unwrap_or_default();
-    response.body = serde_json::to_vec(&body).unwrap_or_default();
-    taken
+    Ok(json!({"replayed": rows.len(), "remaining": remaining}))
 }
 
 /// Deletes a delivery target (a webhook endpoint or an OIDC client, already known to exist) with

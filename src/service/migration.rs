@@ -131,6 +131,11 @@ const REGISTRY: &[&str] = &[
     // Its outbox (service::outbox): admin-plane events reach webhook endpoints like a
     // connection's do.
     "CREATE TABLE IF NOT EXISTS outbox (event_seq INTEGER PRIMARY KEY)",
+    // Ready queue messages (replayed dead letters), sent with the outbox.
+    "CREATE TABLE IF NOT EXISTS outbox_message (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        body TEXT NOT NULL
+    )",
     // Webhook endpoints (service::webhook). `event_types` and `connection_ids` are JSON arrays
     // (`connection_ids` NULL: every connection). The secret is kept as issued: signing needs it.
     // `previous_secret` signs too until `previous_secret_expires_at`.

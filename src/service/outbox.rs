@@ -15,11 +15,19 @@ pub const MAX_ENVELOPE_BYTES: usize = 100 * 1024;
 /// Most events sent in one queue batch (the platform's limit is 100 messages / 256 KB).
 pub const BATCH: i64 = 50;
 
-/// One event ready to send: its outbox key and the JSON envelope.
+/// What an outbox row holds: an event (by its sequence number), or, in the registry only, a
+/// ready queue message (a dead-lettered delivery being replayed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Event(i64),
+    Message(i64),
+}
+
+/// One queue message ready to send: its outbox key and its JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pending {
-    pub seq: i64,
-    pub envelope: String,
+    pub key: Key,
+    pub message: String,
 }
 
 /// Columns of `event` an envelope is built from, in this order.
@@ -83,8 +91,9 @@ pub enum Scope {
     Registry,
 }
 
-/// The oldest pending events, at most `limit`. Outbox rows whose event was pruned by retention
-/// are dropped on the way. A connection that was never created (or was deleted) has none.
+/// The oldest pending events, at most `limit`, then (in the registry) the oldest pending
+/// messages. Outbox rows whose event was pruned by retention are dropped on the way. A
+/// connection that was never created (or was deleted) has none.
 pub fn pending(store: &dyn Store, scope: Scope, limit: i64) -> Result<Vec<Pending>, ScimError> {
     let connection = match scope {
         Scope::Connection => match connection_id(store) {
@@ -104,33 +113,81 @@ pub fn pending(store: &dyn Store, scope: Scope, limit: i64) -> Result<Vec<Pendin
         ),
         &[limit.into()],
     )?;
-    rows.iter()
+    let mut out = rows
+        .iter()
         .map(|row| {
             Ok(Pending {
-                seq: row.first().and_then(|v| v.as_i64()).unwrap_or_default(),
-                envelope: encode(envelope(connection.as_deref(), row)?),
+                key: Key::Event(row.first().and_then(|v| v.as_i64()).unwrap_or_default()),
+                message: encode(envelope(connection.as_deref(), row)?),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, ScimError>>()?;
+    let room = limit - out.len() as i64;
+    if scope == Scope::Registry && room > 0 {
+        for row in store.query(
+            "SELECT seq, body FROM outbox_message ORDER BY seq LIMIT ?",
+            &[room.into()],
+        )? {
+            out.push(Pending {
+                key: Key::Message(row.first().and_then(|v| v.as_i64()).unwrap_or_default()),
+                message: text(&row, 1)?,
+            });
+        }
+    }
+    Ok(out)
 }
 
-/// How many events wait to be sent.
-pub fn pending_count(store: &dyn Store) -> Result<i64, StoreError> {
+/// Adds a ready queue message to the registry's outbox; called in the transaction that decided
+/// to send it.
+pub fn enqueue_message(store: &dyn Store, message: &str) -> Result<(), StoreError> {
+    store.execute(
+        "INSERT INTO outbox_message (body) VALUES (?)",
+        &[message.into()],
+    )
+}
+
+/// How many events (and, in the registry, messages) wait to be sent.
+pub fn pending_count(store: &dyn Store, scope: Scope) -> Result<i64, StoreError> {
+    let sql = match scope {
+        Scope::Connection => "SELECT COUNT(*) FROM outbox",
+        Scope::Registry => {
+            "SELECT (SELECT COUNT(*) FROM outbox) + (SELECT COUNT(*) FROM outbox_message)"
+        }
+    };
     Ok(store
-        .query_one("SELECT COUNT(*) FROM outbox", &[])?
+        .query_one(sql, &[])?
         .and_then(|row| row.first().and_then(|v| v.as_i64()))
         .unwrap_or(0))
 }
 
-/// Removes the outbox rows of events the queue accepted.
-pub fn mark_sent(store: &dyn Store, seqs: &[i64]) -> Result<(), StoreError> {
-    for chunk in seqs.chunks(50) {
-        let marks = vec!["?"; chunk.len()].join(", ");
-        let params: Vec<_> = chunk.iter().map(|s| (*s).into()).collect();
-        store.execute(
-            &format!("DELETE FROM outbox WHERE event_seq IN ({marks})"),
-            &params,
-        )?;
+/// Removes the outbox rows of what the queue accepted.
+pub fn mark_sent(store: &dyn Store, keys: &[Key]) -> Result<(), StoreError> {
+    let events: Vec<i64> = keys
+        .iter()
+        .filter_map(|k| match k {
+            Key::Event(seq) => Some(*seq),
+            Key::Message(_) => None,
+        })
+        .collect();
+    let messages: Vec<i64> = keys
+        .iter()
+        .filter_map(|k| match k {
+            Key::Message(seq) => Some(*seq),
+            Key::Event(_) => None,
+        })
+        .collect();
+    for (table, column, seqs) in [
+        ("outbox", "event_seq", events),
+        ("outbox_message", "seq", messages),
+    ] {
+        for chunk in seqs.chunks(50) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let params: Vec<_> = chunk.iter().map(|s| (*s).into()).collect();
+            store.execute(
+                &format!("DELETE FROM {table} WHERE {column} IN ({marks})"),
+                &params,
+            )?;
+        }
     }
     Ok(())
 }
