@@ -60,11 +60,7 @@ impl DurableObject for Connection {
         // Events the request recorded go to the queue right after the response; a new instance
         // also sends whatever an earlier one left behind.
         if self.initialized.get() && (writes || first_use) {
-            self.outbox.guard(&DoStore::new(self.state.storage())).await;
-            let outbox = Rc::clone(&self.outbox);
-            let store = DoStore::new(self.state.storage());
-            self.state
-                .wait_until(async move { outbox.send(store).await });
+            OutboxSender::after_write(&self.outbox, &self.state).await;
         }
         Ok(response)
     }

@@ -5,8 +5,9 @@
 //! alarm fires with a growing delay. Nothing leaves the outbox before the queue accepted it.
 
 use std::cell::Cell;
+use std::rc::Rc;
 
-use worker::Env;
+use worker::{Env, State};
 
 use super::store::DoStore;
 use crate::service::outbox::{self, Scope};
@@ -46,6 +47,15 @@ impl OutboxSender {
             retry_delay: Cell::new(retry),
             failing_sends: Cell::new(0),
         }
+    }
+
+    /// After a request that may have written: the guard alarm before the response, the send
+    /// right after it (`waitUntil`).
+    pub async fn after_write(this: &Rc<Self>, state: &State) {
+        this.guard(&DoStore::new(state.storage())).await;
+        let outbox = Rc::clone(this);
+        let store = DoStore::new(state.storage());
+        state.wait_until(async move { outbox.send(store).await });
     }
 
     /// Before the response: when events are pending and no alarm is set, set the guard alarm.

@@ -49,11 +49,7 @@ impl DurableObject for Registry {
         // Events a write recorded (including a delivery verdict that disabled an endpoint) go
         // to the queue right after the response; the guard alarm covers a dying instance.
         if request.method != Method::Get.to_string() {
-            self.outbox.guard(&store).await;
-            let outbox = Rc::clone(&self.outbox);
-            let store = DoStore::new(self.state.storage());
-            self.state
-                .wait_until(async move { outbox.send(store).await });
+            OutboxSender::after_write(&self.outbox, &self.state).await;
         }
         to_platform(response)
     }

@@ -162,20 +162,13 @@ pub fn pending_count(store: &dyn Store, scope: Scope) -> Result<i64, StoreError>
 
 /// Removes the outbox rows of what the queue accepted.
 pub fn mark_sent(store: &dyn Store, keys: &[Key]) -> Result<(), StoreError> {
-    let events: Vec<i64> = keys
-        .iter()
-        .filter_map(|k| match k {
-            Key::Event(seq) => Some(*seq),
-            Key::Message(_) => None,
-        })
-        .collect();
-    let messages: Vec<i64> = keys
-        .iter()
-        .filter_map(|k| match k {
-            Key::Message(seq) => Some(*seq),
-            Key::Event(_) => None,
-        })
-        .collect();
+    let (mut events, mut messages) = (Vec::new(), Vec::new());
+    for key in keys {
+        match *key {
+            Key::Event(seq) => events.push(seq),
+            Key::Message(seq) => messages.push(seq),
+        }
+    }
     for (table, column, seqs) in [
         ("outbox", "event_seq", events),
         ("outbox_message", "seq", messages),
