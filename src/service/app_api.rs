@@ -23,6 +23,8 @@ use crate::scim::ScimError;
 /// Largest page of `/v1` lists, and most users one import may carry.
 pub const MAX_PAGE: i64 = 200;
 pub const MAX_IMPORT: usize = 1000;
+/// Who the events of this API name as their actor.
+const APP_ACTOR: &str = "app";
 
 /// The connection's mapping: the one the admin set, else the default for its IdP kind.
 pub fn mapping(store: &dyn Store) -> Result<(Mapping, bool), ScimError> {
@@ -156,18 +158,23 @@ fn route(
     segments: &[&str],
 ) -> Result<(u16, Value), ScimError> {
     let now = ctx.now;
+    let origin = Origin::new(APP_ACTOR, request);
     match (request.method.as_str(), segments) {
-        ("POST", ["sessions"]) => Ok((201, session::register_session(store, now, request)?)),
+        ("POST", ["sessions"]) => Ok((
+            201,
+            session::register_session(store, random, now, origin, request)?,
+        )),
         ("DELETE", ["sessions", sid]) => {
             let sid = session::decode_segment(sid);
-            session::logout_session(store, now, &sid).map(|()| (204, Value::Null))
+            session::logout_session(store, random, now, origin, &sid).map(|()| (204, Value::Null))
         }
         ("POST", ["refresh-tokens"]) => Ok((
             201,
-            session::register_refresh_token(store, random, now, request)?,
+            session::register_refresh_token(store, random, now, origin, request)?,
         )),
         ("DELETE", ["refresh-tokens", id]) => {
-            session::revoke_refresh_token(store, now, id).map(|()| (204, Value::Null))
+            session::revoke_refresh_token(store, random, now, origin, id)
+                .map(|()| (204, Value::Null))
         }
         ("POST", ["introspect"]) => {
             let view = ProfileView::load(store)?;
@@ -402,7 +409,7 @@ fn import(
             transact(store, || {
                 let created = user::create(store, ctx, random, &scim)?;
                 let data = json!({"user_id": created.id, "via": "import"});
-                let origin = Origin::new("app", request);
+                let origin = Origin::new(APP_ACTOR, request);
                 event::record(store, random, ctx.now, "user.created", origin, data)?;
                 Ok::<_, ScimError>(created)
             })

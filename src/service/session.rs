@@ -5,6 +5,10 @@
 //!
 //! Only the SHA-256 of a refresh token is stored; the hash is the lookup key, so no secret is
 //! ever compared in code. Nothing is deleted: revoked rows keep when and why.
+//!
+//! The app's own changes are events in the caller's transaction: `session.created`,
+//! `session.ended`, `refresh_token.created` and `refresh_token.revoked` (ids only, never a
+//! token or its hash). A request that fails, or a revocation that changes nothing, records none.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -14,6 +18,7 @@ use time::OffsetDateTime;
 
 use super::clock::{Random, Timestamp};
 use super::connection::parse;
+use super::event::{self, Origin};
 use super::http::HttpRequest;
 use super::store::{int, opt_text, text, Row, Store};
 use super::user;
@@ -231,10 +236,12 @@ fn one_session(store: &dyn Store, now: Timestamp, sid: &str) -> Result<Value, Sc
     session_json(now, &row)
 }
 
-/// `POST /sessions` `{"sid", "user_id", "client_id", "expires_at"?}`.
+/// `POST /sessions` `{"sid", "user_id", "client_id", "expires_at"?}`; records `session.created`.
 pub fn register_session(
     store: &dyn Store,
+    random: &mut dyn Random,
     now: Timestamp,
+    origin: Origin,
     request: &HttpRequest,
 ) -> Result<Value, ScimError> {
     let body: NewSession = parse(request)?;
@@ -266,22 +273,55 @@ pub fn register_session(
             expires_at.into(),
         ],
     )?;
-    one_session(store, now, &body.sid)
+    let session = one_session(store, now, &body.sid)?;
+    let data = json!({
+        "sid": session["sid"],
+        "user_id": session["user_id"],
+        "client_id": session["client_id"],
+        "expires_at": session["expires_at"],
+    });
+    event::record(store, random, now, "session.created", origin, data)?;
+    Ok(session)
 }
 
 /// `DELETE /sessions/{sid}`: the app logged the session out. Refresh tokens bound to it end
-/// with it. Logging out a session already revoked changes nothing.
-pub fn logout_session(store: &dyn Store, now: Timestamp, sid: &str) -> Result<(), ScimError> {
-    one_session(store, now, sid)?;
+/// with it; `session.ended` names them. Logging out a session already revoked changes nothing
+/// and records nothing.
+pub fn logout_session(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    now: Timestamp,
+    origin: Origin,
+    sid: &str,
+) -> Result<(), ScimError> {
+    let session = one_session(store, now, sid)?;
     let at = now.to_rfc3339();
-    store.execute(
-        "UPDATE session SET revoked_at = ?, revoked_reason = ? WHERE sid = ? AND revoked_at IS NULL",
+    let ended = store.query(
+        "UPDATE session SET revoked_at = ?, revoked_reason = ? WHERE sid = ? AND revoked_at IS NULL
+         RETURNING sid",
         &[at.clone().into(), LOGOUT.into(), sid.into()],
     )?;
-    store.execute(
-        "UPDATE refresh_token SET revoked_at = ?, revoked_reason = ? WHERE sid = ? AND revoked_at IS NULL",
+    let mut tokens = store.query(
+        "UPDATE refresh_token SET revoked_at = ?, revoked_reason = ? WHERE sid = ? AND revoked_at IS NULL
+         RETURNING created_at, id",
         &[at.into(), LOGOUT.into(), sid.into()],
     )?;
+    if ended.is_empty() && tokens.is_empty() {
+        return Ok(());
+    }
+    // RETURNING gives no order: oldest first, as the app registered them.
+    tokens.sort_by_key(|row| (opt_text(row, 0), opt_text(row, 1)));
+    let ids = tokens
+        .iter()
+        .map(|row| text(row, 1))
+        .collect::<Result<Vec<_>, _>>()?;
+    let data = json!({
+        "sid": session["sid"],
+        "user_id": session["user_id"],
+        "client_id": session["client_id"],
+        "refresh_tokens": ids,
+    });
+    event::record(store, random, now, "session.ended", origin, data)?;
     Ok(())
 }
 
@@ -297,11 +337,13 @@ fn one_token(store: &dyn Store, now: Timestamp, id: &str) -> Result<Value, ScimE
 
 /// `POST /refresh-tokens` `{"refresh_token" | "token_hash", "user_id", "client_id", "sid"?,
 /// "expires_at"?}`. A `sid` that names a registered session must be a live session of the same
-/// user; an unregistered `sid` is kept as given.
+/// user; an unregistered `sid` is kept as given. Records `refresh_token.created` (its id, never
+/// the token or its hash).
 pub fn register_refresh_token(
     store: &dyn Store,
     random: &mut dyn Random,
     now: Timestamp,
+    origin: Origin,
     request: &HttpRequest,
 ) -> Result<Value, ScimError> {
     let body: NewRefreshToken = parse(request)?;
@@ -364,17 +406,49 @@ pub fn register_refresh_token(
             expires_at.into(),
         ],
     )?;
-    one_token(store, now, &id)
+    let token = one_token(store, now, &id)?;
+    event::record(
+        store,
+        random,
+        now,
+        "refresh_token.created",
+        origin,
+        token_event(&token),
+    )?;
+    Ok(token)
 }
 
-/// `DELETE /refresh-tokens/{id}`: the app revoked it (RFC 7009). Revoking it again changes
-/// nothing.
-pub fn revoke_refresh_token(store: &dyn Store, now: Timestamp, id: &str) -> Result<(), ScimError> {
-    one_token(store, now, id)?;
-    store.execute(
-        "UPDATE refresh_token SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL",
+/// What `refresh_token.created` and `refresh_token.revoked` say of a token: who holds it, never
+/// the token or its hash.
+fn token_event(token: &Value) -> Value {
+    json!({
+        "id": token["id"],
+        "user_id": token["user_id"],
+        "client_id": token["client_id"],
+        "sid": token["sid"],
+    })
+}
+
+/// `DELETE /refresh-tokens/{id}`: the app revoked it (RFC 7009); records
+/// `refresh_token.revoked`. Revoking it again changes nothing and records nothing.
+pub fn revoke_refresh_token(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    now: Timestamp,
+    origin: Origin,
+    id: &str,
+) -> Result<(), ScimError> {
+    let token = one_token(store, now, id)?;
+    let revoked = store.query(
+        "UPDATE refresh_token SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL
+         RETURNING id",
         &[now.to_rfc3339().into(), REVOKED.into(), id.into()],
     )?;
+    if revoked.is_empty() {
+        return Ok(());
+    }
+    let data = token_event(&token);
+    event::record(store, random, now, "refresh_token.revoked", origin, data)?;
     Ok(())
 }
 
