@@ -10,6 +10,7 @@ use scim_edge::service::app_api;
 use scim_edge::service::clock::Timestamp;
 use scim_edge::service::event;
 use scim_edge::service::http::{HttpRequest, HttpResponse};
+use scim_edge::service::outbox::{self, Scope};
 use scim_edge::service::store::Store;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -19,6 +20,28 @@ const BULK: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 /// An hour after [`NOW`], as RFC 3339.
 const IN_AN_HOUR: &str = "2027-01-15T09:00:00Z";
 
+fn app_request(
+    f: &mut Fixture,
+    now: Timestamp,
+    request_id: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> HttpResponse {
+    let mut headers = vec![("content-type".into(), "application/json".into())];
+    if let Some(id) = request_id {
+        headers.push((event::REQUEST_ID_HEADER.into(), id.into()));
+    }
+    let request = HttpRequest {
+        method: method.into(),
+        path: path.into(),
+        headers,
+        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+        ..HttpRequest::default()
+    };
+    app_api::handle(&f.store, &mut f.random, BASE, now, &request)
+}
+
 fn app_at(
     f: &mut Fixture,
     now: Timestamp,
@@ -26,14 +49,18 @@ fn app_at(
     path: &str,
     body: Option<Value>,
 ) -> HttpResponse {
-    let request = HttpRequest {
-        method: method.into(),
-        path: path.into(),
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
-        ..HttpRequest::default()
-    };
-    app_api::handle(&f.store, &mut f.random, BASE, now, &request)
+    app_request(f, now, None, method, path, body)
+}
+
+/// An app call carrying the `X-Request-Id` the Worker would have given it.
+fn app_as(
+    f: &mut Fixture,
+    request_id: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> HttpResponse {
+    app_request(f, NOW, Some(request_id), method, path, body)
 }
 
 fn app(f: &mut Fixture, method: &str, path: &str, body: Option<Value>) -> HttpResponse {
@@ -847,6 +874,281 @@ fn a_failed_scim_write_revokes_nothing() {
         )
         .unwrap();
     assert_eq!(revoked[0][0].as_i64(), Some(0));
+}
+
+/// The events the app's own session calls recorded, in order.
+fn app_events(f: &Fixture) -> Vec<Value> {
+    f.events()
+        .into_iter()
+        .filter(|e| e["actor"] == "app")
+        .collect()
+}
+
+#[test]
+fn the_apps_session_calls_are_events_with_the_app_as_actor() {
+    let mut f = Fixture::new();
+    let uid = user(&mut f, "ev@example.com");
+    let r = app_as(
+        &mut f,
+        "req-1",
+        "POST",
+        "/sessions",
+        Some(json!({"sid": "s-1", "user_id": uid, "client_id": "web", "expires_at": IN_AN_HOUR})),
+    );
+    assert_eq!(r.status, 201);
+    let r = app_as(
+        &mut f,
+        "req-2",
+        "POST",
+        "/refresh-tokens",
+        Some(
+            json!({"refresh_token": "rt-bound", "user_id": uid, "client_id": "web", "sid": "s-1"}),
+        ),
+    );
+    assert_eq!(r.status, 201);
+    let bound = r.json()["id"].as_str().unwrap().to_owned();
+    let r = app_as(
+        &mut f,
+        "req-3",
+        "POST",
+        "/refresh-tokens",
+        Some(
+            json!({"refresh_token": "rt-early", "user_id": uid, "client_id": "web", "sid": "s-1"}),
+        ),
+    );
+    let early = r.json()["id"].as_str().unwrap().to_owned();
+    let hash: String = Sha256::digest(b"rt-offline")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let r = app_as(
+        &mut f,
+        "req-4",
+        "POST",
+        "/refresh-tokens",
+        Some(json!({"token_hash": hash, "user_id": uid, "client_id": "cli"})),
+    );
+    let offline = r.json()["id"].as_str().unwrap().to_owned();
+    let path = format!("/refresh-tokens/{early}");
+    assert_eq!(app_as(&mut f, "req-5", "DELETE", &path, None).status, 204);
+    assert_eq!(
+        app_as(&mut f, "req-6", "DELETE", "/sessions/s-1", None).status,
+        204
+    );
+
+    let events = app_events(&f);
+    let seen: Vec<Value> = events
+        .iter()
+        .map(|e| json!([e["type"], e["actor"], e["request_id"]]))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            json!(["session.created", "app", "req-1"]),
+            json!(["refresh_token.created", "app", "req-2"]),
+            json!(["refresh_token.created", "app", "req-3"]),
+            json!(["refresh_token.created", "app", "req-4"]),
+            json!(["refresh_token.revoked", "app", "req-5"]),
+            json!(["session.ended", "app", "req-6"]),
+        ]
+    );
+    let data: Vec<&Value> = events.iter().map(|e| &e["data"]).collect();
+    assert_eq!(
+        data,
+        [
+            &json!({"sid": "s-1", "user_id": uid, "client_id": "web", "expires_at": "2027-01-15T09:00:00.000Z"}),
+            &json!({"id": bound, "user_id": uid, "client_id": "web", "sid": "s-1"}),
+            &json!({"id": early, "user_id": uid, "client_id": "web", "sid": "s-1"}),
+            &json!({"id": offline, "user_id": uid, "client_id": "cli", "sid": null}),
+            &json!({"id": early, "user_id": uid, "client_id": "web", "sid": "s-1"}),
+            // Only the token the logout revoked: the one revoked before is not listed again.
+            &json!({"sid": "s-1", "user_id": uid, "client_id": "web", "refresh_tokens": [bound]}),
+        ]
+    );
+    // Each event is in the outbox too, so it reaches webhooks.
+    let outbox: Vec<Value> = outbox::pending(&f.store, Scope::Connection, 1000)
+        .unwrap()
+        .iter()
+        .map(|p| serde_json::from_str(&p.message).unwrap())
+        .filter(|e: &Value| e["actor"] == "app")
+        .collect();
+    assert_eq!(outbox, events);
+    // No token and no hash, in either case of hex, anywhere in the log or the outbox.
+    let log = serde_json::to_string(&f.events()).unwrap();
+    let messages: Vec<String> = outbox::pending(&f.store, Scope::Connection, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.message)
+        .collect();
+    for token in ["rt-bound", "rt-early", "rt-offline"] {
+        let hex: String = Sha256::digest(token.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        for secret in [token.to_owned(), hex.clone(), hex.to_uppercase()] {
+            assert!(!log.contains(&secret), "{secret} in the event log");
+            assert!(
+                !messages.iter().any(|m| m.contains(&secret)),
+                "{secret} in the outbox"
+            );
+        }
+    }
+    // A session without expiry says so.
+    let r = app(
+        &mut f,
+        "POST",
+        "/sessions",
+        Some(json!({"sid": "s-2", "user_id": uid, "client_id": "web"})),
+    );
+    assert_eq!(r.status, 201);
+    let last = app_events(&f).pop().unwrap();
+    assert_eq!(last["type"], "session.created");
+    assert_eq!(last["data"]["expires_at"], Value::Null);
+    assert_eq!(last["request_id"], Value::Null);
+}
+
+#[test]
+fn failed_and_repeated_session_calls_record_no_event() {
+    let mut f = Fixture::new();
+    let uid = user(&mut f, "live");
+    let gone = user(&mut f, "gone");
+    let other = user(&mut f, "other");
+    session(&mut f, "s-1", &uid, "web");
+    session(&mut f, "s-other", &other, "web");
+    let token = refresh_token(&mut f, "rt-1", &uid, Some("s-1"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    session(&mut f, "s-revoked", &uid, "web");
+    assert_eq!(
+        app(&mut f, "DELETE", "/sessions/s-revoked", None).status,
+        204
+    );
+    let deactivate = patch_op(json!({"op": "replace", "path": "active", "value": false}));
+    assert_eq!(
+        f.call("PATCH", &format!("/Users/{gone}"), Some(deactivate))
+            .status,
+        200
+    );
+    let before = f.events();
+
+    let failing = [
+        // Validation: a bad body, a bad id, an expiry in the past.
+        (
+            "POST",
+            "/sessions".to_owned(),
+            Some(json!({"sid": "x"})),
+            400,
+        ),
+        (
+            "POST",
+            "/sessions".to_owned(),
+            Some(json!({"sid": "a b", "user_id": uid, "client_id": "web"})),
+            400,
+        ),
+        (
+            "POST",
+            "/sessions".to_owned(),
+            Some(
+                json!({"sid": "x", "user_id": uid, "client_id": "web", "expires_at": "2001-01-01T00:00:00Z"}),
+            ),
+            400,
+        ),
+        (
+            "POST",
+            "/refresh-tokens".to_owned(),
+            Some(
+                json!({"refresh_token": "t", "token_hash": "00", "user_id": uid, "client_id": "web"}),
+            ),
+            400,
+        ),
+        // Unknown or deactivated user.
+        (
+            "POST",
+            "/sessions".to_owned(),
+            Some(json!({"sid": "x", "user_id": "nobody", "client_id": "web"})),
+            404,
+        ),
+        (
+            "POST",
+            "/sessions".to_owned(),
+            Some(json!({"sid": "x", "user_id": gone, "client_id": "web"})),
+            409,
+        ),
+        (
+            "POST",
+            "/refresh-tokens".to_owned(),
+            Some(json!({"refresh_token": "t", "user_id": gone, "client_id": "web"})),
+            409,
+        ),
+        // Conflicts: a known sid, a known token, another user's or a revoked session.
+        (
+            "POST",
+            "/sessions".to_owned(),
+            Some(json!({"sid": "s-1", "user_id": uid, "client_id": "web"})),
+            409,
+        ),
+        (
+            "POST",
+            "/refresh-tokens".to_owned(),
+            Some(json!({"refresh_token": "rt-1", "user_id": uid, "client_id": "web"})),
+            409,
+        ),
+        (
+            "POST",
+            "/refresh-tokens".to_owned(),
+            Some(
+                json!({"refresh_token": "t", "user_id": uid, "client_id": "web", "sid": "s-other"}),
+            ),
+            409,
+        ),
+        (
+            "POST",
+            "/refresh-tokens".to_owned(),
+            Some(
+                json!({"refresh_token": "t", "user_id": uid, "client_id": "web", "sid": "s-revoked"}),
+            ),
+            409,
+        ),
+        // Unknown ids.
+        ("DELETE", "/sessions/never".to_owned(), None, 404),
+        ("DELETE", "/refresh-tokens/rt_000".to_owned(), None, 404),
+    ];
+    for (method, path, body, status) in failing {
+        let r = app(&mut f, method, &path, body.clone());
+        assert_eq!(r.status, status, "{method} {path} {body:?}");
+        assert_eq!(
+            f.events(),
+            before,
+            "{method} {path} {body:?} recorded an event"
+        );
+    }
+
+    // A second DELETE changes nothing and records nothing; so does logging out a session the
+    // user's deactivation already ended.
+    let path = format!("/refresh-tokens/{token}");
+    assert_eq!(app(&mut f, "DELETE", &path, None).status, 204);
+    assert_eq!(app(&mut f, "DELETE", "/sessions/s-1", None).status, 204);
+    let after = f.events();
+    let kinds: Vec<&Value> = after[before.len()..].iter().map(|e| &e["type"]).collect();
+    assert_eq!(kinds, ["refresh_token.revoked", "session.ended"]);
+    // The session's only token was revoked on its own first.
+    assert_eq!(after[after.len() - 1]["data"]["refresh_tokens"], json!([]));
+    for (method, path) in [
+        ("DELETE", path.as_str()),
+        ("DELETE", "/sessions/s-1"),
+        ("DELETE", "/sessions/s-revoked"),
+    ] {
+        assert_eq!(app(&mut f, method, path, None).status, 204, "{path}");
+        assert_eq!(f.events(), after, "{method} {path} again recorded an event");
+    }
+    session(&mut f, "s-gone", &other, "web");
+    let deactivate = patch_op(json!({"op": "replace", "path": "active", "value": false}));
+    f.call("PATCH", &format!("/Users/{other}"), Some(deactivate));
+    let revoked = f.events();
+    assert_eq!(revoked.last().unwrap()["type"], "user.sessions_revoked");
+    assert_eq!(app(&mut f, "DELETE", "/sessions/s-gone", None).status, 204);
+    assert_eq!(f.events(), revoked);
 }
 
 #[test]
