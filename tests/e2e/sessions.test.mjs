@@ -1,6 +1,7 @@
 // Sessions and refresh tokens through the worker in workerd: the app registers them, introspects
 // them, and the identity provider's deactivation or deletion — in each dialect — ends them at
-// once, with a user.sessions_revoked event; reactivation revives nothing.
+// once, with a user.sessions_revoked event; reactivation revives nothing. The app's own calls
+// are events too (session.created|ended, refresh_token.created|revoked).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -98,6 +99,39 @@ test('a session is registered, introspected, listed and logged out by the app', 
   assert.equal(listed.status, 200, listed.text);
   assert.equal(listed.json.sessions[0].revoked_reason, 'logout');
   assertAdminError(await A('DELETE', '/sessions/never'), 404, 'not_found');
+});
+
+test("the app's own calls are events with actor app and the call's request id, never the token", async () => {
+  const user = await createUser(conn, 'events@sessions.example');
+  const s = await A('POST', '/sessions', { sid: 'ev-1', user_id: user.id, client_id: 'web' });
+  assert.equal(s.status, 201, s.text);
+  const t = await A('POST', '/refresh-tokens', { refresh_token: 'rt-ev-secret', user_id: user.id, client_id: 'web', sid: 'ev-1' });
+  assert.equal(t.status, 201, t.text);
+  const out = await A('DELETE', '/sessions/ev-1');
+  assert.equal(out.status, 204, out.text);
+  const log = [];
+  for (let after = ''; ;) {
+    const r = await admin(server, 'GET', `/connections/${conn.id}/events?limit=200${after && `&after=${after}`}`);
+    assert.equal(r.status, 200, r.text);
+    log.push(...r.json.events);
+    if (!r.json.next_after) break;
+    after = r.json.next_after;
+  }
+  const mine = log.filter((e) => e.actor === 'app' && e.data.user_id === user.id);
+  const requestId = (res) => res.headers.get('x-request-id');
+  assert.ok(requestId(s) && requestId(t) && requestId(out), 'every response carries x-request-id');
+  assert.deepEqual(mine.map((e) => [e.type, e.request_id, e.data]), [
+    ['session.created', requestId(s), { sid: 'ev-1', user_id: user.id, client_id: 'web', expires_at: null }],
+    ['refresh_token.created', requestId(t), { id: t.json.id, user_id: user.id, client_id: 'web', sid: 'ev-1' }],
+    ['session.ended', requestId(out), { sid: 'ev-1', user_id: user.id, client_id: 'web', refresh_tokens: [t.json.id] }],
+  ]);
+  const hash = createHash('sha256').update('rt-ev-secret').digest('hex');
+  const raw = JSON.stringify(log);
+  assert.ok(!raw.includes('rt-ev-secret') && !raw.toLowerCase().includes(hash), 'no token or hash in the log');
+  // Logging out again changes nothing and records nothing.
+  assert.equal((await A('DELETE', '/sessions/ev-1')).status, 204);
+  const again = await admin(server, 'GET', `/connections/${conn.id}/events?limit=200&after=${log.at(-1).id}`);
+  assert.deepEqual(again.json.events, []);
 });
 
 test('Okta deactivation (pathless PATCH) ends sessions and refresh tokens at once', async () => {
