@@ -21,3 +21,23 @@ fn the_document_is_openapi_3_1_json() {
         assert!(doc["paths"][path].is_object(), "{path}");
     }
 }
+
+/// The event types a webhook may subscribe to are exactly the ones the document lists.
+#[test]
+fn the_documented_webhook_event_types_are_the_accepted_ones() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut documented: Vec<&str> = doc["components"]["schemas"]["WebhookEventType"]["anyOf"][0]
+        ["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .filter(|t| *t != "*")
+        .collect();
+    let mut accepted = scim_edge::service::webhook::EVENT_TYPES.to_vec();
+    documented.sort_unstable();
+    accepted.sort_unstable();
+    assert_eq!(documented, accepted);
+}
