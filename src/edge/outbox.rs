@@ -1,8 +1,8 @@
 //! Sends an object's outbox (service::outbox: a connection's, or the registry's) to the `EVENTS`
-//! queue. The object sends after
-//! each write without holding up the response (`waitUntil`); a guard alarm, set before the
-//! response, covers an instance that dies before the queue accepted; after a failed send a retry
-//! alarm fires with a growing delay. Nothing leaves the outbox before the queue accepted it.
+//! queue. The object sends after each write without holding up the response (`waitUntil`); a
+//! guard alarm, set before the response, covers an instance that dies before the queue
+//! accepted; after a failed send a retry alarm fires with a growing delay. Nothing leaves the
+//! outbox before the queue accepted it.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -49,22 +49,21 @@ impl OutboxSender {
         }
     }
 
-    /// After a request that may have written: the guard alarm before the response, the send
-    /// right after it (`waitUntil`).
+    /// After a request that may have written: when anything is pending, the guard alarm before
+    /// the response and the send right after it (`waitUntil`); otherwise nothing.
     pub async fn after_write(this: &Rc<Self>, state: &State) {
-        this.guard(&DoStore::new(state.storage())).await;
-        let outbox = Rc::clone(this);
         let store = DoStore::new(state.storage());
+        if outbox::pending_count(&store, this.scope).unwrap_or(0) == 0 {
+            return;
+        }
+        this.guard(&store).await;
+        let outbox = Rc::clone(this);
         state.wait_until(async move { outbox.send(store).await });
     }
 
-    /// Before the response: when events are pending and no alarm is set, set the guard alarm.
+    /// Before the response, with events pending: when no alarm is set, set the guard alarm.
     /// Alarm reads are served from memory, so this costs a write only now and then.
-    pub async fn guard(&self, store: &DoStore) {
-        let pending = outbox::pending_count(store, self.scope).unwrap_or(0);
-        if pending == 0 {
-            return;
-        }
+    async fn guard(&self, store: &DoStore) {
         let storage = store.storage();
         match storage.get_alarm().await {
             Ok(Some(_)) => {}

@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 use super::http::{to_platform, to_service};
 use super::outbox::OutboxSender;
@@ -48,7 +48,7 @@ impl DurableObject for Registry {
         let response = registry::handle(&store, &mut OsRandom, now, &origin, &request);
         // Events a write recorded (including a delivery verdict that disabled an endpoint) go
         // to the queue right after the response; the guard alarm covers a dying instance.
-        if request.method != Method::Get.to_string() {
+        if request.method != "GET" {
             OutboxSender::after_write(&self.outbox, &self.state).await;
         }
         to_platform(response)

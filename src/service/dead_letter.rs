@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use super::clock::{Random, Timestamp};
-use super::delivery::{Attempt, Delivery, TargetKind};
+use super::delivery::{Attempt, TargetKind};
 use super::event::{self, Origin};
 use super::http::HttpRequest;
 use super::listing::cursor;
@@ -212,10 +212,9 @@ pub fn replay(
     };
     let at = now.to_rfc3339();
     for row in &rows {
-        let delivery: Delivery = serde_json::from_str(&text(row, 1)?)
+        // Stored as a `Delivery` serialised: sent as it is, from its first attempt again.
+        let mut message: Value = serde_json::from_str(&text(row, 1)?)
             .map_err(|e| ScimError::internal_because(format!("stored delivery: {e}")))?;
-        let mut message = serde_json::to_value(&delivery)
-            .map_err(|e| ScimError::internal_because(e.to_string()))?;
         message["attempt"] = json!(1);
         outbox::enqueue_message(store, &message.to_string())?;
         store.execute(

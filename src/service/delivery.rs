@@ -113,22 +113,20 @@ pub fn fanout(store: &dyn Store, request: &HttpRequest) -> Result<Value, ScimErr
     let mut deliveries = Vec::new();
     let mut rejected = Vec::new();
     for (index, event) in body.events.iter().enumerate() {
-        let connection_id = event.get("connection_id");
-        let (Some(_), Some(kind), Some(None | Some(_))) = (
-            member(event, "id"),
-            member(event, "type"),
-            match connection_id {
-                None => Some(None),
-                Some(id) => id.as_str().map(Some),
-            },
-        ) else {
+        // No `connection_id` at all: a registry event; one that is there must be a string.
+        let connection_id = match event.get("connection_id") {
+            None => Ok(None),
+            Some(id) => id.as_str().map(Some).ok_or(()),
+        };
+        let (Some(_), Some(kind), Ok(connection_id)) =
+            (member(event, "id"), member(event, "type"), connection_id)
+        else {
             rejected.push(json!({
                 "index": index,
                 "error": "an event envelope needs string id and type (and a string connection_id when it has one)",
             }));
             continue;
         };
-        let connection_id = connection_id.and_then(Value::as_str);
         for target in webhook::subscribers(store, kind, connection_id)? {
             deliveries.push(Delivery::Webhook {
                 target,

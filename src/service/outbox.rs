@@ -1,7 +1,8 @@
 //! The transactional outbox: every event row written by [`super::event::record`] gets an outbox
 //! row in the same transaction. The connection's object (and the registry, for its admin-plane
-//! events) sends pending events to the `EVENTS` queue and deletes their outbox rows only once the queue has accepted them; an alarm sends
-//! whatever is still pending. Delivery is at-least-once: the event id is the deduplication key.
+//! events) sends pending events to the `EVENTS` queue and deletes their outbox rows only once
+//! the queue has accepted them; an alarm sends whatever is still pending. Delivery is
+//! at-least-once: the event id is the deduplication key.
 
 use serde_json::{json, Value};
 
