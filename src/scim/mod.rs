@@ -8,5 +8,6 @@ pub mod projection;
 pub mod resource;
 pub mod schema;
 pub mod sort;
+pub mod text;
 
 pub use error::{ScimError, ScimType};

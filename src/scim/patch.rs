@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::filter::{self, AttrPath, CompValue, CompareOp, Filter, PatchPath};
 use super::schema::{ResourceKind, Schema};
+use super::text::strip_prefix_ignore_ascii_case;
 use super::ScimError;
 
 /// URN of the PatchOp message (RFC 7644 §3.5.2).
@@ -351,9 +352,9 @@ fn whole_extension(kind: ResourceKind, path: &PatchPath) -> Option<&'static Sche
         return None;
     }
     kind.extensions().iter().copied().find(|s| {
-        s.id.len() == urn.len() + 1 + path.attr.attr.len()
-            && s.id[..urn.len()].eq_ignore_ascii_case(urn)
-            && s.id[urn.len() + 1..].eq_ignore_ascii_case(&path.attr.attr)
+        strip_prefix_ignore_ascii_case(s.id, urn)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .is_some_and(|attr| attr.eq_ignore_ascii_case(&path.attr.attr))
     })
 }
 

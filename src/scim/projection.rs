@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::schema::{common_attribute, Attribute, ResourceKind, Returned, Schema};
+use super::text::strip_prefix_ignore_ascii_case;
 use super::ScimError;
 
 /// One requested attribute: the schema it belongs to, the attribute, and optionally a
@@ -282,15 +283,13 @@ fn parse_selector(kind: ResourceKind, name: &str) -> Result<Selector, ScimError>
             sub_attr: None,
         });
     }
-    let (schema, path) = match schemas
-        .iter()
-        .find(|s| name.len() > s.id.len() + 1 && name[..s.id.len()].eq_ignore_ascii_case(s.id))
-    {
-        Some(schema) if name.as_bytes().get(schema.id.len()) == Some(&b':') => {
-            (*schema, &name[schema.id.len() + 1..])
-        }
-        _ => (core, name),
-    };
+    // `urn:…:User:name`: a schema URN, a colon, then a non-empty path. Client text: split only
+    // where a character ends (issue: a `name` with a multi-byte character at the URN's length).
+    let qualified = schemas.iter().find_map(|s| {
+        let path = strip_prefix_ignore_ascii_case(name, s.id)?.strip_prefix(':')?;
+        (!path.is_empty()).then_some((*s, path))
+    });
+    let (schema, path) = qualified.unwrap_or((core, name));
     let (attr, sub_attr) = match path.split_once('.') {
         Some((a, s)) => (a, Some(s)),
         None => (path, None),
@@ -423,5 +422,26 @@ mod tests {
         assert!(p.wants(ResourceKind::Group, "members"));
         let p = Projection::parse(ResourceKind::Group, Some("members.value"), None).unwrap();
         assert!(p.wants(ResourceKind::Group, "members"));
+    }
+
+    /// Hardening item 11: `attributes` whose byte at a schema URN's length (42, 43 or 60) falls
+    /// inside a multi-byte character once panicked (a slice at the URN's byte length). Every
+    /// offset, every kind, both lists: a clean 400 or a projection, never a panic.
+    #[test]
+    fn hardening_11_multi_byte_attribute_names_never_panic() {
+        for kind in [ResourceKind::User, ResourceKind::Group] {
+            for n in 30..70 {
+                for ch in ["é", "€", "𝄞"] {
+                    let name = format!("{}{ch}x", "a".repeat(n));
+                    let err = Projection::parse(kind, Some(&name), None).unwrap_err();
+                    assert_eq!(err.scim_type, Some(crate::scim::ScimType::InvalidValue));
+                    assert!(Projection::parse(kind, None, Some(&name)).is_err());
+                    let _ = Projection::parse_across(kind, Some(&name), Some(&name));
+                }
+            }
+        }
+        // A real URN with a multi-byte character right after it is unknown, not a panic.
+        let name = format!("{ENTERPRISE}é");
+        assert!(Projection::parse(ResourceKind::User, Some(&name), None).is_err());
     }
 }

@@ -346,3 +346,32 @@ test('~180 garbage inputs never yield a 5xx, and the worker keeps answering', as
   const fresh = await scim(conn, 'POST', '/Users', user());
   assert.equal(fresh.status, 201, fresh.text);
 });
+
+// Hardening item 11: an `attributes` / `excludedAttributes` value with a multi-byte character at
+// a schema URN's byte length (42, 43, 60) once panicked in the projection parser, killing the
+// isolate and every request in flight. Every route that projects answers 400 invalidValue, and the
+// connection keeps answering.
+test('hardening 11: multi-byte attribute names are 400 invalidValue on every projecting route', async () => {
+  const existing = await createUser(conn, 'projection.panic@example.com');
+  const names = [];
+  for (const n of [41, 42, 43, 59, 60]) for (const ch of ['é', '€', '𝄞']) names.push(`${'a'.repeat(n)}${ch}x`);
+  for (const name of names) {
+    for (const param of ['attributes', 'excludedAttributes']) {
+      const q = `${param}=${encodeURIComponent(name)}`;
+      const ctx = `${param} ${name.length}`;
+      assertScimError(await scim(conn, 'GET', `/Users?${q}`), 400, 'invalidValue', `GET /Users ${ctx}`);
+      assertScimError(await scim(conn, 'GET', `/Users/${existing.id}?${q}`), 400, 'invalidValue', `GET /Users/id ${ctx}`);
+      assertScimError(await scim(conn, 'GET', `/Groups?${q}`), 400, 'invalidValue', `GET /Groups ${ctx}`);
+      assertScimError(await scim(conn, 'PUT', `/Users/${existing.id}?${q}`, { schemas: [USER_SCHEMA], userName: existing.userName }), 400, 'invalidValue', `PUT ${ctx}`);
+      assertScimError(await scim(conn, 'PATCH', `/Users/${existing.id}?${q}`, patchOp({ op: 'replace', path: 'displayName', value: 'P' })), 400, 'invalidValue', `PATCH ${ctx}`);
+      assertScimError(await scim(conn, 'POST', `/Users?${q}`, user()), 400, 'invalidValue', `POST ${ctx}`);
+      assertScimError(await scim(conn, 'POST', '/Users/.search', { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], [param]: [name] }), 400, 'invalidValue', `/Users/.search ${ctx}`);
+      const root = await scim(conn, 'POST', '/.search', { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], [param]: [name] });
+      assert.ok(root.status === 200 || root.status === 400, `/.search ${ctx}: ${root.status} ${root.text}`);
+    }
+  }
+  // Still answering, and nothing changed.
+  const after = await scim(conn, 'GET', `/Users/${existing.id}`);
+  assert.equal(after.status, 200, after.text);
+  assert.equal(after.json.displayName, existing.displayName);
+});

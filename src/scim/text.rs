@@ -1,0 +1,48 @@
+//! Small string helpers the protocol needs, safe on any client input: they never slice a
+//! string at a byte that is not a character boundary (a panic in wasm kills the isolate).
+
+/// `s` without `prefix` when `s` starts with it, compared ASCII-case-insensitively (schema URNs
+/// and attribute names are case-insensitive, RFC 7643 §2.1). `None` when it does not.
+///
+/// `prefix` may be anything; when the bytes match, the byte after them follows an ASCII byte or
+/// is where a whole character of `prefix` ended, so the split is always on a boundary.
+pub fn strip_prefix_ignore_ascii_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.as_bytes().get(..prefix.len())?;
+    if !head.eq_ignore_ascii_case(prefix.as_bytes()) {
+        return None;
+    }
+    // `get` rather than indexing: a prefix match ending inside a character (only possible when
+    // `prefix` itself ends with a partial character, which `&str` rules out) is still no panic.
+    s.get(prefix.len()..)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_case_insensitively() {
+        assert_eq!(
+            strip_prefix_ignore_ascii_case("URN:x:Y:attr", "urn:X:y"),
+            Some(":attr")
+        );
+        assert_eq!(strip_prefix_ignore_ascii_case("urn", "urn:x"), None);
+        assert_eq!(strip_prefix_ignore_ascii_case("abc", ""), Some("abc"));
+    }
+
+    #[test]
+    fn never_splits_a_multi_byte_character() {
+        // Every position of a two- and a three-byte character against an ASCII prefix.
+        for n in 0..8 {
+            for ch in ["é", "€", "𝄞"] {
+                let s = format!("{}{ch}x", "a".repeat(n));
+                for len in 0..=s.len() + 1 {
+                    let prefix = "a".repeat(len);
+                    let _ = strip_prefix_ignore_ascii_case(&s, &prefix);
+                }
+            }
+        }
+        assert_eq!(strip_prefix_ignore_ascii_case("aé", "a"), Some("é"));
+        assert_eq!(strip_prefix_ignore_ascii_case("éa", "e"), None);
+    }
+}
