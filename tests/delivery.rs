@@ -5,7 +5,7 @@
 mod common;
 
 use common::registry::{envelope, Registry};
-use scim_edge::service::outbox::{self, Key, Scope};
+use scim_edge::service::event::outbox::{self, Key, Scope};
 use serde_json::{json, Value};
 
 fn id(v: &Value) -> String {

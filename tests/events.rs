@@ -78,7 +78,7 @@ fn user_lifecycle_events_in_every_dialect() {
         .into_iter()
         .filter(|e| e["type"] != "user.sessions_revoked")
         .collect();
-    let token_id = scim_edge::service::token::list(&f.store).unwrap()[0]
+    let token_id = scim_edge::service::connection::token::list(&f.store).unwrap()[0]
         .id
         .clone();
     for e in &all {
@@ -337,7 +337,7 @@ fn member_events_list_at_most_1000_members_each() {
 /// failed write leaves neither an event nor an outbox row.
 #[test]
 fn every_event_waits_in_the_outbox_until_sent() {
-    use scim_edge::service::outbox;
+    use scim_edge::service::event::outbox;
     let mut f = Fixture::new();
     let before = outbox::pending_count(&f.store, outbox::Scope::Connection).unwrap();
     let user = f.create("outbox@example.com");

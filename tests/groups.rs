@@ -335,8 +335,8 @@ impl scim_edge::service::store::Store for Counting<'_> {
 
 #[test]
 fn a_100k_member_group_changes_a_few_members_without_reading_the_list() {
-    use scim_edge::service::http::HttpRequest;
-    use scim_edge::service::scim_api;
+    use scim_edge::api::http::HttpRequest;
+    use scim_edge::api::scim;
 
     let mut f = Fixture::new();
     let n: i64 = 100_000;
@@ -377,7 +377,7 @@ fn a_100k_member_group_changes_a_few_members_without_reading_the_list() {
         {"op": "add", "path": "members", "value": [{"value": newcomer}]},
         {"op": "remove", "path": "members[value eq \"u42\"]"}
     ]}));
-    let r = scim_api::handle(&counting, &mut f.random, common::BASE, common::NOW, &add);
+    let r = scim::handle(&counting, &mut f.random, common::BASE, common::NOW, &add);
     assert_eq!(r.status, 200);
     assert!(
         counting.rows.get() < 50,

@@ -7,14 +7,14 @@ use serde_json::{json, Value};
 mod common;
 
 use common::{Counter, Fixture, BASE, NOW};
+use scim_edge::api::admin::registry;
+use scim_edge::api::http::{HttpRequest, MAX_BODY_BYTES};
+use scim_edge::api::scim;
 use scim_edge::service::clock::Timestamp;
 use scim_edge::service::connection;
-use scim_edge::service::http::{HttpRequest, MAX_BODY_BYTES};
-use scim_edge::service::registry;
-use scim_edge::service::scim_api;
+use scim_edge::service::connection::token;
 use scim_edge::service::sqlite::SqliteStore;
 use scim_edge::service::store::Store;
-use scim_edge::service::token;
 
 #[test]
 fn tokens_are_stored_only_as_hashes() {
@@ -53,7 +53,7 @@ fn expired_tokens_are_refused() {
         headers: vec![("authorization".into(), format!("Bearer {}", f.token))],
         ..HttpRequest::default()
     };
-    let r = scim_api::handle(&f.store, &mut f.random, BASE, later, &request);
+    let r = scim::handle(&f.store, &mut f.random, BASE, later, &request);
     assert_eq!(r.status, 401);
 }
 
@@ -303,7 +303,7 @@ fn rfc7644_3_12_bad_bodies_get_scim_errors_and_store_nothing() {
             body: body.clone(),
             ..HttpRequest::default()
         };
-        let r = scim_api::handle(&f.store, &mut f.random, BASE, NOW, &request);
+        let r = scim::handle(&f.store, &mut f.random, BASE, NOW, &request);
         assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&body));
         assert_eq!(r.json()["scimType"], scim_type);
         assert!(!r.json()["detail"].as_str().unwrap().is_empty());
@@ -316,7 +316,7 @@ fn rfc7644_3_12_bad_bodies_get_scim_errors_and_store_nothing() {
         ..HttpRequest::default()
     };
     assert_eq!(
-        scim_api::handle(&f.store, &mut f.random, BASE, NOW, &big).status,
+        scim::handle(&f.store, &mut f.random, BASE, NOW, &big).status,
         413
     );
     assert_eq!(f.user_count(), 0);
@@ -332,7 +332,7 @@ fn uninitialised_connection_has_no_tokens() {
         headers: vec![("authorization".into(), "Bearer scim_x".into())],
         ..HttpRequest::default()
     };
-    let r = scim_api::handle(&store, &mut Counter(1), BASE, NOW, &request);
+    let r = scim::handle(&store, &mut Counter(1), BASE, NOW, &request);
     assert_eq!(r.status, 401);
 }
 
@@ -366,7 +366,7 @@ fn registry_creates_lists_pages_and_deletes() {
         );
         assert_eq!(r.status, 201);
         let id = r.json()["id"].as_str().unwrap().to_owned();
-        assert!(registry::is_connection_id(&id), "{id}");
+        assert!(scim_edge::service::registry::is_connection_id(&id), "{id}");
         assert_eq!(
             r.json()["scim_base_url"],
             format!("https://scim.example/scim/v2/{id}")
@@ -509,10 +509,10 @@ fn at_most_two_live_tokens_and_expiry_of_at_least_15_minutes() {
 
 #[test]
 fn rate_limit_answers_429_with_retry_after() {
-    use scim_edge::service::rate_limit::Bucket;
+    use scim_edge::service::connection::rate_limit::Bucket;
     let mut f = Fixture::new();
     let settings = json!({"rate_limit": 25});
-    scim_edge::service::settings::update(&f.store, &settings).unwrap();
+    scim_edge::service::connection::settings::update(&f.store, &settings).unwrap();
     let mut bucket = Bucket::new();
     let request = HttpRequest {
         method: "GET".into(),
@@ -522,7 +522,7 @@ fn rate_limit_answers_429_with_retry_after() {
     };
     let mut statuses = Vec::new();
     for _ in 0..60 {
-        let r = scim_api::handle_limited(&f.store, &mut f.random, &mut bucket, BASE, NOW, &request);
+        let r = scim::handle_limited(&f.store, &mut f.random, &mut bucket, BASE, NOW, &request);
         statuses.push(r.status);
         if r.status == 429 {
             assert_eq!(r.header("retry-after"), Some("1"));
@@ -537,7 +537,7 @@ fn rate_limit_answers_429_with_retry_after() {
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 10);
     // A second later the bucket has refilled 25 tokens.
     let later = Timestamp(NOW.0 + 1000);
-    let r = scim_api::handle_limited(&f.store, &mut f.random, &mut bucket, BASE, later, &request);
+    let r = scim::handle_limited(&f.store, &mut f.random, &mut bucket, BASE, later, &request);
     assert_eq!(r.status, 200);
     // Unauthenticated requests never spend the connection's budget.
     let mut fresh = Bucket::new();
@@ -546,17 +546,17 @@ fn rate_limit_answers_429_with_retry_after() {
         ..request.clone()
     };
     for _ in 0..100 {
-        let r = scim_api::handle_limited(&f.store, &mut f.random, &mut fresh, BASE, NOW, &bad);
+        let r = scim::handle_limited(&f.store, &mut f.random, &mut fresh, BASE, NOW, &bad);
         assert_eq!(r.status, 401);
     }
-    let r = scim_api::handle_limited(&f.store, &mut f.random, &mut fresh, BASE, NOW, &request);
+    let r = scim::handle_limited(&f.store, &mut f.random, &mut fresh, BASE, NOW, &request);
     assert_eq!(r.status, 200);
 }
 
 #[test]
 fn settings_are_validated_all_at_once() {
     let f = Fixture::new();
-    let err = scim_edge::service::settings::update(
+    let err = scim_edge::service::connection::settings::update(
         &f.store,
         &json!({"idp": "myspace", "user_identifier": "email", "rate_limit": 0}),
     )
@@ -565,18 +565,22 @@ fn settings_are_validated_all_at_once() {
     for part in ["idp", "user_identifier", "rate_limit"] {
         assert!(err.detail.contains(part), "{}", err.detail);
     }
-    let s = scim_edge::service::settings::update(&f.store, &json!({"idp": "entra"})).unwrap();
+    let s = scim_edge::service::connection::settings::update(&f.store, &json!({"idp": "entra"}))
+        .unwrap();
     assert_eq!(s.idp, "entra");
     assert_eq!(
         s.rate_limit,
-        scim_edge::service::settings::DEFAULT_RATE_LIMIT
+        scim_edge::service::connection::settings::DEFAULT_RATE_LIMIT
     );
-    assert_eq!(scim_edge::service::settings::load(&f.store).unwrap(), s);
+    assert_eq!(
+        scim_edge::service::connection::settings::load(&f.store).unwrap(),
+        s
+    );
 }
 
 #[test]
 fn admin_changes_are_recorded_with_their_actor_and_never_a_secret() {
-    use scim_edge::service::connection::handle_admin;
+    use scim_edge::api::admin::connection::handle;
     let mut f = Fixture::new();
     let admin_call = |f: &mut Fixture, method: &str, path: &str, body: &str| {
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
@@ -591,7 +595,7 @@ fn admin_changes_are_recorded_with_their_actor_and_never_a_secret() {
             body: body.as_bytes().to_vec(),
             ..HttpRequest::default()
         };
-        handle_admin(&f.store, &mut f.random, NOW, &request)
+        handle(&f.store, &mut f.random, NOW, &request)
     };
     let issued = admin_call(&mut f, "POST", "/tokens", r#"{"scopes": ["read:users"]}"#);
     assert_eq!(issued.status, 201);

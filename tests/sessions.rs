@@ -6,11 +6,11 @@
 mod common;
 
 use common::{Fixture, BASE, NOW};
-use scim_edge::service::app_api;
+use scim_edge::api::app;
+use scim_edge::api::http::{HttpRequest, HttpResponse};
 use scim_edge::service::clock::Timestamp;
 use scim_edge::service::event;
-use scim_edge::service::http::{HttpRequest, HttpResponse};
-use scim_edge::service::outbox::{self, Scope};
+use scim_edge::service::event::outbox::{self, Scope};
 use scim_edge::service::store::Store;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -30,7 +30,7 @@ fn app_request(
 ) -> HttpResponse {
     let mut headers = vec![("content-type".into(), "application/json".into())];
     if let Some(id) = request_id {
-        headers.push((event::REQUEST_ID_HEADER.into(), id.into()));
+        headers.push((scim_edge::api::http::REQUEST_ID_HEADER.into(), id.into()));
     }
     let request = HttpRequest {
         method: method.into(),
@@ -39,7 +39,7 @@ fn app_request(
         body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
         ..HttpRequest::default()
     };
-    app_api::handle(&f.store, &mut f.random, BASE, now, &request)
+    app::handle(&f.store, &mut f.random, BASE, now, &request)
 }
 
 fn app_at(
@@ -701,8 +701,11 @@ fn put_deactivation_revokes_everything_and_the_subject_follows_the_identifier_se
             json!({"op": "add", "path": "externalId", "value": "ext-9"}),
         )),
     );
-    scim_edge::service::settings::update(&f.store, &json!({"user_identifier": "externalId"}))
-        .unwrap();
+    scim_edge::service::connection::settings::update(
+        &f.store,
+        &json!({"user_identifier": "externalId"}),
+    )
+    .unwrap();
     assert_eq!(
         introspect(&mut f, json!({"sid": "sid-put"}))["sub"],
         "ext-9"

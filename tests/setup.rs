@@ -8,13 +8,13 @@ use sha2::{Digest, Sha256};
 mod common;
 
 use common::{Counter, Fixture, BASE, NOW};
+use scim_edge::api::http::{HttpRequest, HttpResponse};
+use scim_edge::api::setup;
 use scim_edge::service::clock::Timestamp;
 use scim_edge::service::connection;
-use scim_edge::service::http::{HttpRequest, HttpResponse};
-use scim_edge::service::setup;
+use scim_edge::service::connection::token;
 use scim_edge::service::sqlite::SqliteStore;
 use scim_edge::service::store::{SqlValue, Store};
-use scim_edge::service::token;
 
 const ORIGIN: &str = "https://scim.example";
 const CONNECTION_ID: &str = "con_00000000000000000001";
@@ -30,11 +30,11 @@ fn admin_on(
     let request = HttpRequest {
         method: method.into(),
         path: path.into(),
-        headers: vec![(setup::ORIGIN_HEADER.into(), ORIGIN.into())],
+        headers: vec![(scim_edge::api::http::ORIGIN_HEADER.into(), ORIGIN.into())],
         body: body.to_string().into_bytes(),
         ..HttpRequest::default()
     };
-    connection::handle_admin(store, random, NOW, &request)
+    scim_edge::api::admin::connection::handle(store, random, NOW, &request)
 }
 
 fn admin(f: &mut Fixture, method: &str, path: &str, body: Value) -> HttpResponse {
@@ -138,7 +138,7 @@ fn creating_a_link_returns_its_url_and_expiry_seven_days_out_by_default() {
         ..HttpRequest::default()
     };
     assert_eq!(
-        connection::handle_admin(&f.store, &mut f.random, NOW, &request).status,
+        scim_edge::api::admin::connection::handle(&f.store, &mut f.random, NOW, &request).status,
         201
     );
 }

@@ -9,15 +9,15 @@ use worker::{durable_object, DurableObject, Env, Method, Request, Response, Resu
 use super::http::{to_platform, to_service};
 use super::outbox::OutboxSender;
 use super::store::DoStore;
+use crate::api::http::{HttpResponse, MAX_BODY_BYTES};
+use crate::api::json::admin_error;
+use crate::api::{admin, app, scim, setup};
 use crate::scim::ScimError;
-use crate::service::app_api;
 use crate::service::clock::{OsRandom, Timestamp};
-use crate::service::connection::{admin_error, handle_admin, is_initialized};
-use crate::service::http::{HttpResponse, MAX_BODY_BYTES};
+use crate::service::connection::is_initialized;
+use crate::service::connection::rate_limit::Bucket;
+use crate::service::event::outbox::Scope;
 use crate::service::migration::migrate_connection;
-use crate::service::outbox::Scope;
-use crate::service::rate_limit::Bucket;
-use crate::service::scim_api;
 
 /// Header carrying the connection's public SCIM base URL from the Worker to the object.
 pub const BASE_URL_HEADER: &str = "x-scim-edge-base-url";
@@ -103,7 +103,7 @@ impl Connection {
                 return to_platform(ScimError::unauthorized().into());
             }
             // No `.await` while the limiter is borrowed: the handler is synchronous.
-            let response = scim_api::handle_limited(
+            let response = scim::handle_limited(
                 &store,
                 &mut OsRandom,
                 &mut self.limiter.borrow_mut(),
@@ -119,10 +119,10 @@ impl Connection {
             let method = req.method().to_string();
             let response = match to_service(&mut req, rest).await? {
                 Ok(request) if self.initialized.get() => {
-                    crate::service::setup::handle(&store, &mut OsRandom, now(), &base_url, &request)
+                    setup::handle(&store, &mut OsRandom, now(), &base_url, &request)
                 }
                 // Never created, deleted, or an oversized body: the same answer as a dead link.
-                _ => crate::service::setup::invalid_link(&method, rest),
+                _ => setup::invalid_link(&method, rest),
             };
             return to_platform(response);
         }
@@ -137,7 +137,7 @@ impl Connection {
             if !self.initialized.get() {
                 return to_platform(admin_error(&ScimError::not_found("Connection not found.")));
             }
-            return to_platform(app_api::handle(
+            return to_platform(app::handle(
                 &store,
                 &mut OsRandom,
                 &base_url,
@@ -163,7 +163,7 @@ impl Connection {
             if rest == "/faults" {
                 return to_platform(self.inject_faults(&request));
             }
-            let response = handle_admin(&store, &mut OsRandom, now(), &request);
+            let response = admin::connection::handle(&store, &mut OsRandom, now(), &request);
             if rest == "/init" && response.status < 300 {
                 self.initialized.set(true);
             }
@@ -176,7 +176,7 @@ impl Connection {
 impl Connection {
     /// `POST /admin/faults {"queue_send_failures": n}`: the next `n` queue sends fail, as if the
     /// queue were down. Only with `FAULT_INJECTION = "on"` (tests); otherwise a 404.
-    fn inject_faults(&self, request: &crate::service::http::HttpRequest) -> HttpResponse {
+    fn inject_faults(&self, request: &crate::api::http::HttpRequest) -> HttpResponse {
         let enabled = self
             .env
             .var("FAULT_INJECTION")

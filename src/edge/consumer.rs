@@ -20,8 +20,8 @@ use worker::{
 };
 
 use crate::service::clock::{OsRandom, Random};
-use crate::service::logout_token::{finish, LogoutClaims, SigningKeys};
-use crate::service::webhook_signature::{parse_secret, signature_header, WebhookSecret};
+use crate::service::delivery::logout_token::{finish, LogoutClaims, SigningKeys};
+use crate::service::delivery::signature::{parse_secret, signature_header, WebhookSecret};
 
 /// How long one delivery attempt may take.
 const ATTEMPT_TIMEOUT_MS: u32 = 10_000;

@@ -2,7 +2,7 @@
 
 use worker::{Headers, Method, Request, RequestInit, Response, Result};
 
-use crate::service::http::{HttpRequest, HttpResponse, RequestUrl, MAX_BODY_BYTES};
+use crate::api::http::{HttpRequest, HttpResponse, RequestUrl, MAX_BODY_BYTES};
 
 /// Reads a platform request into an [`HttpRequest`] for `path` (below whatever prefix the caller
 /// stripped). Bodies over [`MAX_BODY_BYTES`] are cut short and flagged by `Err(len)`.

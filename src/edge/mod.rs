@@ -15,11 +15,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use worker::{event, Context, Env, MessageBatch, Method, Request, Response, Result, Stub};
 
+use crate::api::http::{
+    HttpResponse, RequestUrl, MAX_BODY_BYTES, ORIGIN_HEADER, REQUEST_ID_HEADER,
+};
+use crate::api::json::admin_error;
 use crate::scim::ScimError;
 use crate::service::clock::{OsRandom, Random};
-use crate::service::connection::admin_error;
-use crate::service::event::REQUEST_ID_HEADER;
-use crate::service::http::{HttpResponse, RequestUrl, MAX_BODY_BYTES};
 use crate::service::registry::is_connection_id;
 use http::{forward, to_platform};
 
@@ -183,7 +184,7 @@ async fn setup_link(
         .to_owned();
     if !is_connection_id(connection_id) {
         let method = req.method().to_string();
-        return to_platform(crate::service::setup::invalid_link(&method, &rest));
+        return to_platform(crate::api::setup::invalid_link(&method, &rest));
     }
     let base_url = format!("{}/scim/v2/{connection_id}", origin(url));
     let target = format!("https://connection/setup{rest}");
@@ -262,7 +263,7 @@ async fn admin(req: Request, env: &Env, url: &RequestUrl, rest: &[&str]) -> Resu
         forward(
             req,
             &format!("https://registry{path}{query}"),
-            &[(registry::ORIGIN_HEADER, &origin)],
+            &[(ORIGIN_HEADER, &origin)],
         )
     };
     match (req.method(), rest) {
@@ -388,7 +389,7 @@ async fn admin(req: Request, env: &Env, url: &RequestUrl, rest: &[&str]) -> Resu
                 ))));
             }
             let target = "https://connection/admin/setup-links";
-            let origin_header = (crate::service::setup::ORIGIN_HEADER, origin.as_str());
+            let origin_header = (ORIGIN_HEADER, origin.as_str());
             connection_stub(env, id)?
                 .fetch_with_request(forward(&req, target, &[origin_header])?)
                 .await

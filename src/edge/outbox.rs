@@ -10,7 +10,7 @@ use std::rc::Rc;
 use worker::{Env, State};
 
 use super::store::DoStore;
-use crate::service::outbox::{self, Scope};
+use crate::service::event::outbox::{self, Scope};
 
 /// The alarm set before a response that left events pending.
 const GUARD_MS: i64 = 30_000;

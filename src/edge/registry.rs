@@ -9,15 +9,12 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 use super::http::{to_platform, to_service};
 use super::outbox::OutboxSender;
 use super::store::DoStore;
+use crate::api::admin;
+use crate::api::http::{MAX_BODY_BYTES, ORIGIN_HEADER};
+use crate::api::json::admin_error;
 use crate::scim::ScimError;
 use crate::service::clock::{OsRandom, Timestamp};
-use crate::service::connection::admin_error;
-use crate::service::http::MAX_BODY_BYTES;
-use crate::service::outbox::Scope;
-use crate::service::registry;
-
-/// Header carrying the public origin, for `scim_base_url`.
-pub const ORIGIN_HEADER: &str = "x-scim-edge-origin";
+use crate::service::event::outbox::Scope;
 
 #[durable_object]
 pub struct Registry {
@@ -45,7 +42,7 @@ impl DurableObject for Registry {
         };
         let store = DoStore::new(self.state.storage());
         let now = Timestamp(worker::Date::now().as_millis() as i64);
-        let response = registry::handle(&store, &mut OsRandom, now, &origin, &request);
+        let response = admin::registry::handle(&store, &mut OsRandom, now, &origin, &request);
         // Events a write recorded (including a delivery verdict that disabled an endpoint) go
         // to the queue right after the response; the guard alarm covers a dying instance.
         if request.method != "GET" {

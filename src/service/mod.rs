@@ -1,40 +1,24 @@
-//! The connection service: what one connection does with a request, over a [`store::Store`].
-//! Time and randomness come in as arguments; responses and effects come out.
+//! The domain: what one connection (and the registry) does, typed in and typed out, over a
+//! [`store::Store`]. No HTTP types: the `api` layer parses requests into the inputs here and
+//! renders the outcomes. Time and randomness come in as arguments.
+//!
+//! Grouped by capability: [`directory`] (users, groups, memberships, list queries),
+//! [`connection`] (record, settings, tokens, rate limit, setup links), [`mapping`],
+//! [`session`] (sessions and refresh tokens), [`event`] (the log and the outbox),
+//! [`delivery`] (webhooks, OIDC clients, logout tokens, verdicts, dead letters) and
+//! [`registry`] (the admin plane's list of connections).
 
-pub mod app_api;
-pub mod bulk;
 pub mod clock;
 pub mod connection;
-pub mod dead_letter;
 pub mod delivery;
-pub mod endpoint;
+pub mod directory;
 pub mod event;
-pub mod filter_sql;
-pub mod group;
-pub mod http;
-pub mod list_params;
-pub mod listing;
-pub mod logout_token;
 pub mod mapping;
-pub mod membership;
 pub mod migration;
-pub mod oidc_client;
-pub mod outbound_url;
-pub mod outbox;
-pub mod rate_limit;
+pub mod page;
 pub mod registry;
-pub mod retry_policy;
-pub mod scim_api;
 pub mod session;
-pub mod settings;
-pub mod setup;
-pub mod setup_page;
 pub mod store;
-pub mod target;
-pub mod token;
-pub mod user;
-pub mod webhook;
-pub mod webhook_signature;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;

@@ -1,19 +1,19 @@
 //! The test fixture shared by the host tests: one connection on an in-memory SQLite, driven
-//! through the same `scim_api::handle` the Durable Object calls.
+//! through the same `scim::handle` the Durable Object calls.
 #![allow(dead_code)]
 
 pub mod registry;
 
 use serde_json::{json, Value};
 
+use scim_edge::api::http::{HttpRequest, HttpResponse};
+use scim_edge::api::scim;
 use scim_edge::scim::ScimError;
 use scim_edge::service::clock::{Random, Timestamp};
 use scim_edge::service::connection;
-use scim_edge::service::http::{HttpRequest, HttpResponse};
-use scim_edge::service::scim_api;
+use scim_edge::service::connection::token;
 use scim_edge::service::sqlite::SqliteStore;
 use scim_edge::service::store::Store;
-use scim_edge::service::token;
 
 pub const BASE: &str = "https://scim.example/scim/v2/con_00000000000000000001";
 pub const NOW: Timestamp = Timestamp(1_800_000_000_000);
@@ -101,7 +101,7 @@ impl Fixture {
             headers: all_headers,
             body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
         };
-        scim_api::handle(&self.store, &mut self.random, BASE, NOW, &request)
+        scim::handle(&self.store, &mut self.random, BASE, NOW, &request)
     }
 
     pub fn create(&mut self, user_name: &str) -> Value {

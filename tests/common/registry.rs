@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use scim_edge::service::http::{HttpRequest, HttpResponse};
-use scim_edge::service::registry;
+use scim_edge::api::admin::registry;
+use scim_edge::api::http::{HttpRequest, HttpResponse};
 use scim_edge::service::sqlite::SqliteStore;
 
 use super::{Counter, NOW};

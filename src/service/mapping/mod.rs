@@ -32,6 +32,7 @@ mod app_field;
 mod profile;
 mod scim_path;
 mod validate;
+pub mod view;
 
 #[cfg(test)]
 mod tests;

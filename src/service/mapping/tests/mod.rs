@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::scim::error::ScimType;
-use crate::service::settings::IDP_KINDS;
+use crate::service::connection::settings::IDP_KINDS;
 
 mod import;
 mod profile;

@@ -1,0 +1,168 @@
+//! The SCIM routes of one resource type (`/Users`, `/Groups`): the same protocol for each, over
+//! what the type provides (service::directory::resources; RFC 7644 §3.3–§3.6, §3.4.3, §3.9,
+//! §3.14).
+
+use serde_json::Value;
+
+use super::list_params::{projection_of, ListParams};
+use crate::api::http::{HttpRequest, HttpResponse};
+use crate::scim::discovery;
+use crate::scim::projection::Projection;
+use crate::scim::ScimError;
+use crate::service::clock::Random;
+use crate::service::connection::token::Principal;
+use crate::service::directory::change;
+use crate::service::directory::listing::{ListQuery, Page};
+use crate::service::directory::resources::{lean, Resources};
+use crate::service::directory::user::Ctx;
+use crate::service::store::Store;
+
+pub fn require(principal: &Principal, scope: &str) -> Result<(), ScimError> {
+    if principal.scopes.iter().any(|s| s == scope) {
+        Ok(())
+    } else {
+        Err(ScimError::forbidden(format!(
+            "This token lacks the '{scope}' scope."
+        )))
+    }
+}
+
+pub fn not_allowed(method: &str, request: &HttpRequest, allow: &'static str) -> ScimError {
+    ScimError::method_not_allowed(
+        format!(
+            "{method} is not supported on {}; use {allow}.",
+            request.path
+        ),
+        allow,
+    )
+}
+
+/// `If-None-Match` on GET (RFC 7644 §3.14), with the weak comparison of RFC 9110 §13.1.2:
+/// `"1"` and `W/"1"` match.
+fn not_modified(request: &HttpRequest, etag: &str) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    request.header("if-none-match").is_some_and(|tags| {
+        tags.split(',')
+            .any(|t| t.trim() == "*" || opaque(t) == opaque(etag))
+    })
+}
+
+/// A page of resources rendered with a projection, as the ListResponse's `Resources`.
+pub fn rendered<R: Resources>(
+    page: &Page<R::Item>,
+    base_url: &str,
+    shown: &Projection,
+) -> Vec<Value> {
+    page.items
+        .iter()
+        .map(|item| {
+            let mut body = R::render(item, base_url);
+            shown.apply(R::KIND, &mut body);
+            body
+        })
+        .collect()
+}
+
+fn list_response<R: Resources>(
+    store: &dyn Store,
+    ctx: &Ctx,
+    query: &ListQuery,
+    shown: &Projection,
+) -> Result<HttpResponse, ScimError> {
+    let page = R::list(store, ctx, query, shown)?;
+    let resources = rendered::<R>(&page, ctx.base_url, shown);
+    Ok(HttpResponse::scim_json(
+        200,
+        &discovery::list_response(resources, page.total_results, page.start_index),
+    ))
+}
+
+fn one<R: Resources>(
+    status: u16,
+    item: &R::Item,
+    base_url: &str,
+    shown: &Projection,
+) -> HttpResponse {
+    let mut body = R::render(item, base_url);
+    shown.apply(R::KIND, &mut body);
+    HttpResponse::scim_json(status, &body).with_header("etag", R::etag(item))
+}
+
+/// `/{Resources}` and `/{Resources}/{id}` (and `/{Resources}/.search`) for one resource type;
+/// `segments` is the path below the base URL, starting with the endpoint's name.
+pub fn route<R: Resources>(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    ctx: &Ctx,
+    principal: &Principal,
+    request: &HttpRequest,
+    method: &str,
+    segments: &[&str],
+) -> Result<HttpResponse, ScimError> {
+    let reading = method == "GET" || segments.get(1) == Some(&".search");
+    require(
+        principal,
+        if reading {
+            R::READ_SCOPE
+        } else {
+            R::WRITE_SCOPE
+        },
+    )?;
+    let base = ctx.base_url;
+    let if_match = request.header("if-match");
+    match (method, segments) {
+        (m, [_, ".search"]) if m != "POST" => Err(not_allowed(method, request, "POST")),
+        ("GET", [_]) => {
+            let (query, shown) = ListParams::from_query(request)?.into_query(R::KIND)?;
+            list_response::<R>(store, ctx, &query, &shown)
+        }
+        ("POST", [_, ".search"]) => {
+            let params = ListParams::from_body(&request.json_body()?)?;
+            let (query, shown) = params.into_query(R::KIND)?;
+            list_response::<R>(store, ctx, &query, &shown)
+        }
+        ("POST", [endpoint]) => {
+            let shown = projection_of(request, R::KIND)?;
+            let created = R::create(store, ctx, random, &request.json_body()?)?;
+            change::record::<R>(store, random, ctx, principal, None, Some(&created))?;
+            let location = format!("{base}/{endpoint}/{}", R::id(&created));
+            Ok(one::<R>(201, &created, base, &shown).with_header("location", location))
+        }
+        ("GET", [_, id]) => {
+            let shown = projection_of(request, R::KIND)?;
+            let found = R::get(store, id, &shown)?;
+            if not_modified(request, &R::etag(&found)) {
+                return Ok(HttpResponse::empty(304).with_header("etag", R::etag(&found)));
+            }
+            Ok(one::<R>(200, &found, base, &shown))
+        }
+        ("PUT", [_, id]) => {
+            let shown = projection_of(request, R::KIND)?;
+            let body = request.json_body()?;
+            let before = R::get(store, id, &lean::<R>())?;
+            let updated = R::replace(store, ctx, id, if_match, &body, &shown)?;
+            change::record::<R>(store, random, ctx, principal, Some(&before), Some(&updated))?;
+            Ok(one::<R>(200, &updated, base, &shown))
+        }
+        ("PATCH", [_, id]) => {
+            let shown = projection_of(request, R::KIND)?;
+            let body = request.json_body()?;
+            let before = R::get(store, id, &lean::<R>())?;
+            let updated = R::modify(store, ctx, id, if_match, &body, &shown)?;
+            change::record::<R>(store, random, ctx, principal, Some(&before), Some(&updated))?;
+            Ok(one::<R>(200, &updated, base, &shown))
+        }
+        ("DELETE", [_, id]) => {
+            let before = R::get(store, id, &lean::<R>())?;
+            R::delete(store, ctx, id, if_match)?;
+            change::record::<R>(store, random, ctx, principal, Some(&before), None)?;
+            Ok(HttpResponse::empty(204))
+        }
+        (_, [_]) => Err(not_allowed(method, request, "GET, POST")),
+        (_, [_, _]) => Err(not_allowed(method, request, "GET, PUT, PATCH, DELETE")),
+        _ => Err(ScimError::not_found(format!(
+            "No SCIM endpoint at '{}'.",
+            request.path
+        ))),
+    }
+}

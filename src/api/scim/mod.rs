@@ -1,0 +1,280 @@
+//! One connection's SCIM endpoint: authentication, routing below the base URL, and the mapping
+//! of outcomes to HTTP (RFC 7644 §3).
+
+pub mod bulk;
+pub mod endpoint;
+pub mod list_params;
+
+use endpoint::not_allowed;
+use list_params::ListParams;
+
+use crate::api::http::{HttpRequest, HttpResponse, REQUEST_ID_HEADER};
+use crate::scim::discovery::{self, RESOURCE_KINDS};
+use crate::scim::filter::AttrPath;
+use crate::scim::schema::ResourceKind;
+use crate::scim::sort::{self, SortKey};
+use crate::scim::ScimError;
+use crate::service::clock::{Random, Timestamp};
+use crate::service::connection::rate_limit::Bucket;
+use crate::service::connection::settings;
+use crate::service::connection::token::{self, Principal};
+use crate::service::directory::group;
+use crate::service::directory::listing::ListQuery;
+use crate::service::directory::resources::{Groups, Resources, Users};
+use crate::service::directory::user::{self, Ctx};
+use crate::service::store::{transact, Store};
+
+/// Handles one SCIM request for a connection without rate limiting (host tests, tools).
+pub fn handle(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    base_url: &str,
+    now: Timestamp,
+    request: &HttpRequest,
+) -> HttpResponse {
+    handle_limited(store, random, &mut Bucket::new(), base_url, now, request)
+}
+
+/// Handles one SCIM request for a connection: authentication, the connection's rate limit (one
+/// token of `limiter` per authenticated request), then the operation. All of its writes commit
+/// together, or none do.
+pub fn handle_limited(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    limiter: &mut Bucket,
+    base_url: &str,
+    now: Timestamp,
+    request: &HttpRequest,
+) -> HttpResponse {
+    let ctx = Ctx {
+        base_url,
+        now,
+        request_id: request.header(REQUEST_ID_HEADER),
+    };
+    let admitted = transact(store, || {
+        let principal = token::authenticate(store, now, request.header("authorization"))?;
+        limiter.take(now, settings::load(store)?.rate_limit)?;
+        Ok::<_, ScimError>(principal)
+    });
+    let principal = match admitted {
+        Ok(p) => p,
+        Err(e) => return e.into(),
+    };
+    let is_bulk = request.method.eq_ignore_ascii_case("POST")
+        && request
+            .path
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case("/Bulk");
+    if is_bulk {
+        // Each operation of a Bulk request is atomic on its own (RFC 7644 §3.7).
+        let mut run = |sub: &HttpRequest| {
+            transact(store, || route(store, random, &ctx, &principal, sub))
+                .unwrap_or_else(HttpResponse::from)
+        };
+        return bulk::handle(request, base_url, &mut run).unwrap_or_else(HttpResponse::from);
+    }
+    let outcome = transact(store, || route(store, random, &ctx, &principal, request));
+    outcome.unwrap_or_else(HttpResponse::from)
+}
+
+fn route(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    ctx: &Ctx,
+    principal: &Principal,
+    request: &HttpRequest,
+) -> Result<HttpResponse, ScimError> {
+    let segments: Vec<&str> = request.path.split('/').filter(|s| !s.is_empty()).collect();
+    let method = request.method.to_ascii_uppercase();
+    let base = ctx.base_url;
+    match (method.as_str(), segments.as_slice()) {
+        ("GET", ["ServiceProviderConfig"]) => Ok(HttpResponse::scim_json(
+            200,
+            &discovery::service_provider_config(
+                base,
+                bulk::MAX_OPERATIONS,
+                super::http::MAX_BODY_BYTES,
+            ),
+        )),
+        ("GET", ["ResourceTypes"]) => {
+            let types = RESOURCE_KINDS
+                .iter()
+                .map(|k| discovery::resource_type(*k, base))
+                .collect::<Vec<_>>();
+            let total = types.len() as i64;
+            Ok(HttpResponse::scim_json(
+                200,
+                &discovery::list_response(types, total, 1),
+            ))
+        }
+        ("GET", ["ResourceTypes", name]) => RESOURCE_KINDS
+            .iter()
+            .find(|k| k.name().eq_ignore_ascii_case(name))
+            .map(|k| HttpResponse::scim_json(200, &discovery::resource_type(*k, base)))
+            .ok_or_else(|| ScimError::not_found(format!("Resource type '{name}' not found."))),
+        ("GET", ["Schemas"]) => {
+            let schemas = discovery::schemas()
+                .iter()
+                .map(|s| s.to_json(base))
+                .collect::<Vec<_>>();
+            let total = schemas.len() as i64;
+            Ok(HttpResponse::scim_json(
+                200,
+                &discovery::list_response(schemas, total, 1),
+            ))
+        }
+        ("GET", ["Schemas", id]) => discovery::schemas()
+            .iter()
+            .find(|s| s.id.eq_ignore_ascii_case(id))
+            .map(|s| HttpResponse::scim_json(200, &s.to_json(base)))
+            .ok_or_else(|| ScimError::not_found(format!("Schema '{id}' not found."))),
+        (_, ["Users", ..]) => {
+            endpoint::route::<Users>(store, random, ctx, principal, request, &method, &segments)
+        }
+        (_, ["Groups", ..]) => {
+            endpoint::route::<Groups>(store, random, ctx, principal, request, &method, &segments)
+        }
+        ("POST", [".search"]) => search_all(store, ctx, principal, request),
+        (_, ["Bulk"] | [".search"]) => Err(not_allowed(&method, request, "POST")),
+        (_, ["ServiceProviderConfig" | "ResourceTypes" | "Schemas"])
+        | (_, ["ResourceTypes" | "Schemas", _]) => Err(not_allowed(&method, request, "GET")),
+        _ => Err(ScimError::not_found(format!(
+            "No SCIM endpoint at '{}'.",
+            request.path
+        ))),
+    }
+}
+
+/// `POST /.search` at the root (RFC 7644 §3.4.3): Users, then Groups, as one paged result over
+/// the types the token may read; with `sortBy`, the whole result is ordered across types.
+fn search_all(
+    store: &dyn Store,
+    ctx: &Ctx,
+    principal: &Principal,
+    request: &HttpRequest,
+) -> Result<HttpResponse, ScimError> {
+    let can_read = |scope: &str| principal.scopes.iter().any(|s| s == scope);
+    if !can_read(Users::READ_SCOPE) && !can_read(Groups::READ_SCOPE) {
+        return Err(ScimError::forbidden(
+            "This token lacks the 'read:users' and 'read:groups' scopes.",
+        ));
+    }
+    let params = ListParams::from_body(&request.json_body()?)?;
+    let query = params.clone().into_query_across(ResourceKind::User)?.0;
+    if let Some(order) = query.sort.clone() {
+        // Sorted: the whole result across types is ordered, then paged.
+        let mut keyed = Vec::new();
+        if can_read(Users::READ_SCOPE) {
+            keyed.extend(sorted_all::<Users>(
+                store,
+                ctx,
+                &params,
+                &query,
+                user::case_exact,
+            )?);
+        }
+        if can_read(Groups::READ_SCOPE) {
+            keyed.extend(sorted_all::<Groups>(
+                store,
+                ctx,
+                &params,
+                &query,
+                group::case_exact,
+            )?);
+        }
+        keyed.sort_by(|(a, _), (b, _)| sort::compare(a, b, order.descending));
+        let total = keyed.len() as i64;
+        let resources = keyed
+            .into_iter()
+            .skip((query.start_index - 1).max(0) as usize)
+            .take(query.count.max(0) as usize)
+            .map(|(_, v)| v)
+            .collect();
+        return Ok(HttpResponse::scim_json(
+            200,
+            &discovery::list_response(resources, total, query.start_index),
+        ));
+    }
+    let mut search = Across {
+        query,
+        params,
+        skip: 0,
+        resources: Vec::new(),
+        total: 0,
+    };
+    // Items before the page still to skip, and room left on it.
+    search.skip = search.query.start_index - 1;
+    if can_read(Users::READ_SCOPE) {
+        search.add::<Users>(store, ctx)?;
+    }
+    if can_read(Groups::READ_SCOPE) {
+        search.add::<Groups>(store, ctx)?;
+    }
+    Ok(HttpResponse::scim_json(
+        200,
+        &discovery::list_response(search.resources, search.total, search.query.start_index),
+    ))
+}
+
+/// Every match of one type with its sort key (from the full resource, so a sort attribute that
+/// the projection leaves out still orders), rendered with the projection.
+fn sorted_all<R: Resources>(
+    store: &dyn Store,
+    ctx: &Ctx,
+    params: &ListParams,
+    query: &ListQuery,
+    case_exact: fn(&AttrPath) -> bool,
+) -> Result<Vec<(SortKey, serde_json::Value)>, ScimError> {
+    let (_, shown) = params.clone().into_query_across(R::KIND)?;
+    let Some(order) = &query.sort else {
+        return Ok(Vec::new());
+    };
+    let all = ListQuery {
+        start_index: 1,
+        count: i64::MAX / 2,
+        ..query.clone()
+    };
+    let page = R::list(store, ctx, &all, &shown)?;
+    Ok(page
+        .items
+        .iter()
+        .map(|item| {
+            let full = R::render(item, ctx.base_url);
+            let key = sort::key_at(&full, &order.path, case_exact(&order.path));
+            let mut body = full;
+            shown.apply(R::KIND, &mut body);
+            (key, body)
+        })
+        .collect())
+}
+
+/// A search across resource types, filled one type after another.
+struct Across {
+    params: ListParams,
+    query: ListQuery,
+    skip: i64,
+    resources: Vec<serde_json::Value>,
+    total: i64,
+}
+
+impl Across {
+    fn add<R: Resources>(&mut self, store: &dyn Store, ctx: &Ctx) -> Result<(), ScimError> {
+        let (_, shown) = self.params.clone().into_query_across(R::KIND)?;
+        let room = self.query.count - self.resources.len() as i64;
+        let page = R::list(
+            store,
+            ctx,
+            &ListQuery {
+                start_index: self.skip + 1,
+                count: room,
+                ..self.query.clone()
+            },
+            &shown,
+        )?;
+        self.resources
+            .extend(endpoint::rendered::<R>(&page, ctx.base_url, &shown));
+        self.total += page.total_results;
+        self.skip = (self.skip - page.total_results).max(0);
+        Ok(())
+    }
+}

@@ -1,0 +1,25 @@
+//! Deliveries: what the queue consumer sends for each event, and its verdict on each attempt.
+//!
+//! - [`message`]: the queue's message types, shared by producer and consumer;
+//! - [`fanout`]: events into deliveries, and the targets to send them to;
+//! - [`verdict`]: attempts judged (ack, retry, dead letter) with each target's health;
+//! - [`webhook`] endpoints (Standard Webhooks, [`signature`]) and [`oidc_client`]s (OIDC
+//!   back-channel logout, [`logout_token`]), which share [`target`]; [`dead_letter`]s and their
+//!   replay; [`retry_policy`]; [`outbound_url`], the check every outbound URL passes.
+
+pub mod dead_letter;
+pub mod fanout;
+pub mod logout_token;
+pub mod message;
+pub mod oidc_client;
+pub mod outbound_url;
+pub mod retry_policy;
+pub mod signature;
+pub mod target;
+pub mod verdict;
+pub mod webhook;
+
+/// Longest `last_error` kept.
+pub const MAX_ERROR_LEN: usize = 500;
+/// Most events, target ids or attempts in one internal request.
+pub const MAX_BATCH: usize = 1000;

@@ -1,0 +1,207 @@
+//! The events of SCIM changes, recorded in the same transaction as the change.
+
+use serde_json::Value;
+
+use super::membership::Member;
+use super::resources::{attributes, Resources};
+use super::user::Ctx;
+use crate::scim::schema::ResourceKind;
+use crate::scim::ScimError;
+use crate::service::clock::Random;
+use crate::service::connection::token::Principal;
+use crate::service::event::{self, Origin};
+use crate::service::mapping::view::{profile_of, subject_of};
+use crate::service::session;
+use crate::service::store::Store;
+
+/// Records the event of a SCIM change in the same transaction as the change: `user.created`,
+/// `user.updated`, `user.deactivated`, `user.reactivated`, `user.deleted`, `group.created`,
+/// `group.updated`, `group.deleted`; with the token that made it, the resource after the change
+/// (and, for users, the app's mapped profile) and the attributes that changed. A write that
+/// changed nothing records nothing. Then what follows from it: `user.sessions_revoked` after a
+/// deactivation or deletion, `group.member.added` / `group.member.removed` when members changed
+/// (a deleted user is removed from each of their groups).
+pub fn record<R: Resources>(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    ctx: &Ctx,
+    principal: &Principal,
+    before: Option<&R::Item>,
+    after: Option<&R::Item>,
+) -> Result<(), ScimError> {
+    if let (Some(b), Some(a)) = (before, after) {
+        if R::etag(b) == R::etag(a) {
+            return Ok(());
+        }
+    }
+    let old = before.map(|b| R::render(b, ctx.base_url));
+    let new = after.map(|a| R::render(a, ctx.base_url));
+    let noun = if R::KIND == ResourceKind::User {
+        "user"
+    } else {
+        "group"
+    };
+    let active = |v: &Option<Value>| {
+        v.as_ref()
+            .map(|v| v.get("active").and_then(Value::as_bool).unwrap_or(true))
+    };
+    let verb = match (&old, &new) {
+        (None, _) => "created",
+        (_, None) => "deleted",
+        _ if noun == "user" && active(&old) == Some(true) && active(&new) == Some(false) => {
+            "deactivated"
+        }
+        _ if noun == "user" && active(&old) == Some(false) && active(&new) == Some(true) => {
+            "reactivated"
+        }
+        _ => "updated",
+    };
+    let (was, now) = (
+        old.as_ref().map(attributes).unwrap_or_default(),
+        new.as_ref().map(attributes).unwrap_or_default(),
+    );
+    let mut changed: Vec<String> = was
+        .keys()
+        .chain(now.keys())
+        .filter(|k| was.get(*k) != now.get(*k))
+        .cloned()
+        .collect();
+    changed.sort();
+    changed.dedup();
+    if changed.is_empty() && verb == "updated" && noun == "group" {
+        changed.push("members".into());
+    }
+    let id = after.or(before).map(R::id).unwrap_or_default();
+    let mut data = serde_json::json!({
+        "resource_type": R::KIND.name(),
+        "id": id,
+        "changed": changed,
+        "resource": new,
+    });
+    if noun == "user" {
+        if let Some(resource) = &new {
+            data["profile"] = profile_of(store, resource)?;
+        }
+    }
+    let kind = format!("{noun}.{verb}");
+    let actor = format!("token:{}", principal.token_id);
+    let origin = Origin {
+        actor: &actor,
+        request_id: ctx.request_id,
+    };
+    event::record(store, random, ctx.now, &kind, origin, data)?;
+    if noun == "user" && (verb == "deactivated" || verb == "deleted") {
+        if let Some(user) = new.as_ref().or(old.as_ref()) {
+            revoke_sessions(store, random, ctx, origin, id, user, verb)?;
+        }
+    }
+    if let (Some(changes), Some(group)) = (after.and_then(R::member_changes), &new) {
+        let display_name = group.get("displayName").and_then(Value::as_str);
+        let name = display_name.unwrap_or_default();
+        record_members(
+            store,
+            random,
+            ctx,
+            origin,
+            (id, name),
+            "added",
+            &changes.added,
+        )?;
+        record_members(
+            store,
+            random,
+            ctx,
+            origin,
+            (id, name),
+            "removed",
+            &changes.removed,
+        )?;
+    }
+    if noun == "user" && verb == "deleted" {
+        // A deleted user left every group they were in.
+        let groups = old
+            .as_ref()
+            .and_then(|o| o.get("groups"))
+            .and_then(Value::as_array);
+        let gone = [Member {
+            value: id.to_owned(),
+            kind: "User".into(),
+            display: None,
+        }];
+        for g in groups.into_iter().flatten() {
+            let group_id = g.get("value").and_then(Value::as_str).unwrap_or_default();
+            let name = g.get("display").and_then(Value::as_str).unwrap_or_default();
+            record_members(
+                store,
+                random,
+                ctx,
+                origin,
+                (group_id, name),
+                "removed",
+                &gone,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Most members one `group.member.added` / `group.member.removed` event lists; a larger change
+/// is split over several events.
+pub const MEMBERS_PER_EVENT: usize = 1000;
+
+/// `group.member.added` or `group.member.removed` (`direction`) for members of the group
+/// `(id, displayName)`, in chunks of at most [`MEMBERS_PER_EVENT`].
+fn record_members(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    ctx: &Ctx,
+    origin: Origin,
+    (group_id, display_name): (&str, &str),
+    direction: &str,
+    members: &[Member],
+) -> Result<(), ScimError> {
+    let kind = format!("group.member.{direction}");
+    for chunk in members.chunks(MEMBERS_PER_EVENT) {
+        let members: Vec<Value> = chunk
+            .iter()
+            .map(|m| serde_json::json!({"value": m.value, "type": m.kind}))
+            .collect();
+        let data = serde_json::json!({
+            "group_id": group_id,
+            "display_name": display_name,
+            "members": members,
+        });
+        event::record(store, random, ctx.now, &kind, origin, data)?;
+    }
+    Ok(())
+}
+
+/// Deactivation and deletion end the user's sessions and refresh tokens in the app: revoked in
+/// this transaction, and `user.sessions_revoked` recorded even when there were none, so the
+/// delivery side can still send a `sub`-only logout token to clients that need no `sid`.
+fn revoke_sessions(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    ctx: &Ctx,
+    origin: Origin,
+    user_id: &str,
+    user: &Value,
+    verb: &str,
+) -> Result<(), ScimError> {
+    let reason = if verb == "deleted" {
+        session::DELETED
+    } else {
+        session::DEACTIVATED
+    };
+    let revoked = session::revoke_user(store, ctx.now, user_id, reason)?;
+    let data = serde_json::json!({
+        "user_id": user_id,
+        "subject": subject_of(store, user)?,
+        "reason": reason,
+        "sessions": revoked.sessions,
+        "refresh_tokens": revoked.refresh_tokens,
+    });
+    let kind = "user.sessions_revoked";
+    event::record(store, random, ctx.now, kind, origin, data)?;
+    Ok(())
+}

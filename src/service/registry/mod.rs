@@ -1,0 +1,141 @@
+//! The connection registry: the admin plane's list of connections. SCIM traffic never reads
+//! it; a SCIM request routes by the id in its URL straight to that connection's object. The
+//! registry's object also keeps the delivery targets (service::delivery) and its own event log.
+
+use serde_json::{json, Value};
+
+use crate::scim::ScimError;
+use crate::service::clock::{Random, Timestamp};
+use crate::service::connection::valid_name;
+use crate::service::event::{self, Origin};
+use crate::service::page::{cursor, PageRequest};
+use crate::service::store::{text, Row, Store};
+
+/// Largest page of `GET /connections`.
+pub const MAX_PAGE: i64 = 100;
+
+/// A new connection id: `con_` and 20 hex digits of randomness.
+fn new_connection_id(random: &mut dyn Random) -> Result<String, ScimError> {
+    let mut bytes = [0u8; 10];
+    random.fill(&mut bytes)?;
+    Ok(format!(
+        "con_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
+/// Whether `id` has the shape of a connection id; anything else is never routed to an object.
+pub fn is_connection_id(id: &str) -> bool {
+    id.len() == 24
+        && id.starts_with("con_")
+        && id[4..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A connection as the registry lists it: `{id, name, created_at, scim_base_url}`, where the
+/// base URL is `{public_origin}/scim/v2/{id}`.
+fn record_json(row: &Row, public_origin: &str) -> Result<Value, ScimError> {
+    let id = text(row, 0)?;
+    Ok(json!({
+        "id": id,
+        "name": text(row, 1)?,
+        "created_at": text(row, 2)?,
+        "scim_base_url": format!("{public_origin}/scim/v2/{id}"),
+    }))
+}
+
+/// Lists a new connection named `name` (checked by [`valid_name`]); returns its record.
+pub fn create(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    now: Timestamp,
+    public_origin: &str,
+    name: &str,
+) -> Result<Value, ScimError> {
+    let name = valid_name(name)?;
+    let id = new_connection_id(random)?;
+    let created_at = now.to_rfc3339();
+    store.execute(
+        "INSERT INTO connection (id, name, created_at) VALUES (?, ?, ?)",
+        &[id.clone().into(), name.into(), created_at.clone().into()],
+    )?;
+    Ok(json!({
+        "id": id,
+        "name": name,
+        "created_at": created_at,
+        "scim_base_url": format!("{public_origin}/scim/v2/{id}"),
+    }))
+}
+
+/// Renames a listed connection; 404 when it is not listed.
+pub fn rename(
+    store: &dyn Store,
+    public_origin: &str,
+    id: &str,
+    name: &str,
+) -> Result<Value, ScimError> {
+    let name = valid_name(name)?;
+    get(store, public_origin, id)?;
+    store.execute(
+        "UPDATE connection SET name = ? WHERE id = ?",
+        &[name.into(), id.into()],
+    )?;
+    get(store, public_origin, id)
+}
+
+/// One listed connection; 404 when it is not listed.
+pub fn get(store: &dyn Store, public_origin: &str, id: &str) -> Result<Value, ScimError> {
+    let row = store.query_one(
+        "SELECT id, name, created_at FROM connection WHERE id = ?",
+        &[id.into()],
+    )?;
+    match row {
+        Some(row) => record_json(&row, public_origin),
+        None => Err(ScimError::not_found(format!("Connection {id} not found."))),
+    }
+}
+
+/// Unlists a connection and records `connection.deleted` in the registry's own log (the
+/// connection's log goes with its data).
+pub fn delete(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    now: Timestamp,
+    origin: Origin,
+    id: &str,
+) -> Result<(), ScimError> {
+    let deleted = get(store, "", id)?;
+    store.execute("DELETE FROM connection WHERE id = ?", &[id.into()])?;
+    event::record(
+        store,
+        random,
+        now,
+        "connection.deleted",
+        origin,
+        json!({"connection_id": id, "name": deleted.get("name")}),
+    )?;
+    Ok(())
+}
+
+/// Pages in creation order: `limit` (at most [`MAX_PAGE`]) and `after=<id>`, with
+/// `next_after` for the next page.
+pub fn list(store: &dyn Store, public_origin: &str, page: PageRequest) -> Result<Value, ScimError> {
+    let (limit, after_seq) = cursor(store, "connection", page, (MAX_PAGE, MAX_PAGE))?;
+    let rows = store.query(
+        "SELECT id, name, created_at FROM connection WHERE seq > ? ORDER BY seq LIMIT ?",
+        &[after_seq.into(), (limit + 1).into()],
+    )?;
+    let more = rows.len() as i64 > limit;
+    let connections = rows
+        .iter()
+        .take(limit as usize)
+        .map(|r| record_json(r, public_origin))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if more {
+        connections.last().and_then(|c| c.get("id")).cloned()
+    } else {
+        None
+    };
+    Ok(json!({"connections": connections, "next_after": next}))
+}
