@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, idempotently: the wasm32 target, worker-build and a
 # wasm-bindgen-cli of exactly the locked wasm-bindgen version, the npm packages (wrangler, workerd,
-# binaryen, esbuild, Node 22, playwright-core), Debian's chromium for the browser test, and
-# .dev.vars with fresh ADMIN_TOKEN, APP_API_TOKEN and LOGOUT_SIGNING_KEYS when they are missing.
+# binaryen, esbuild, Node 22, playwright-core), Debian's chromium for the browser test, curl and jq
+# for the README's shell examples (which a test runs), and .dev.vars with fresh ADMIN_TOKEN,
+# APP_API_TOKEN and LOGOUT_SIGNING_KEYS when they are missing. See docs/toolchain.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -42,6 +43,22 @@ if [ ! -x /usr/bin/chromium ]; then
     apt-get update -q && apt-get install -y -q chromium
   else
     echo "setup: no apt-get and no /usr/bin/chromium: the browser test will be skipped"
+  fi
+fi
+
+# curl and jq: the README's shell examples use them, and tests/e2e/readme-examples.test.mjs runs
+# those examples (it fails, saying which command is missing, without them).
+missing=()
+for tool in curl jq; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    echo "setup: installing Debian ${missing[*]} (once)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q && apt-get install -y -q "${missing[@]}"
+  else
+    echo "setup: ${missing[*]} missing: install them (e.g. 'sudo apt-get install ${missing[*]}') for the README examples"
   fi
 fi
 
