@@ -400,7 +400,7 @@ fn policy(env: &Env) -> Value {
 
 /// A JSON call to the registry's internal routes.
 async fn registry_call(env: &Env, path: &str, body: &Value) -> Result<Value, String> {
-    let stub = super::registry_stub(env).map_err(|e| e.to_string())?;
+    let stub = super::stub::registry_stub(env).map_err(|e| e.to_string())?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(body.to_string().into()));

@@ -7,6 +7,7 @@ mod http;
 mod outbox;
 mod registry;
 mod store;
+mod stub;
 mod webcrypto;
 
 use futures_util::StreamExt;
@@ -23,6 +24,7 @@ use crate::scim::ScimError;
 use crate::service::clock::{OsRandom, Random};
 use crate::service::registry::is_connection_id;
 use http::{forward, to_platform};
+use stub::{connection_stub, registry_stub};
 
 #[event(start)]
 fn start() {
@@ -192,18 +194,6 @@ async fn setup_link(
     connection_stub(env, connection_id)?
         .fetch_with_request(forwarded)
         .await
-}
-
-fn connection_stub(env: &Env, connection_id: &str) -> Result<Stub> {
-    env.durable_object("CONNECTION")?
-        .id_from_name(connection_id)?
-        .get_stub()
-}
-
-fn registry_stub(env: &Env) -> Result<Stub> {
-    env.durable_object("REGISTRY")?
-        .id_from_name("registry")?
-        .get_stub()
 }
 
 /// The app's runtime API (`/v1/connections/{id}/…`): routed to the connection's object.
