@@ -11,198 +11,23 @@
 mod build;
 mod common;
 mod group;
+mod model;
 mod user;
 
-use serde_json::{json, Map, Value};
-
 pub use common::COMMON_ATTRIBUTES;
+
+use super::filter::ast::AttrPath;
 pub use group::GROUP;
 pub use user::{ENTERPRISE_USER, USER};
 
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const ENTERPRISE_USER_SCHEMA: &str =
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-/// URN of a schema definition resource (RFC 7643 §7).
-pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
-
-/// The data type of an attribute (RFC 7643 §2.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttrType {
-    String,
-    Boolean,
-    Decimal,
-    Integer,
-    DateTime,
-    Reference,
-    Complex,
-    Binary,
-}
-
-impl AttrType {
-    /// The name used in schema representations (RFC 7643 §7, "type").
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AttrType::String => "string",
-            AttrType::Boolean => "boolean",
-            AttrType::Decimal => "decimal",
-            AttrType::Integer => "integer",
-            AttrType::DateTime => "dateTime",
-            AttrType::Reference => "reference",
-            AttrType::Complex => "complex",
-            AttrType::Binary => "binary",
-        }
-    }
-}
-
-/// Whether and how a client may change an attribute (RFC 7643 §7, "mutability").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mutability {
-    ReadOnly,
-    ReadWrite,
-    Immutable,
-    WriteOnly,
-}
-
-impl Mutability {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mutability::ReadOnly => "readOnly",
-            Mutability::ReadWrite => "readWrite",
-            Mutability::Immutable => "immutable",
-            Mutability::WriteOnly => "writeOnly",
-        }
-    }
-}
-
-/// When an attribute appears in a response (RFC 7643 §7, "returned").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Returned {
-    Always,
-    Never,
-    Default,
-    Request,
-}
-
-impl Returned {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Returned::Always => "always",
-            Returned::Never => "never",
-            Returned::Default => "default",
-            Returned::Request => "request",
-        }
-    }
-}
-
-/// How unique a value must be (RFC 7643 §7, "uniqueness").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Uniqueness {
-    None,
-    Server,
-    Global,
-}
-
-impl Uniqueness {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Uniqueness::None => "none",
-            Uniqueness::Server => "server",
-            Uniqueness::Global => "global",
-        }
-    }
-}
-
-/// One attribute definition with its characteristics (RFC 7643 §2.2, §7).
-#[derive(Debug)]
-pub struct Attribute {
-    pub name: &'static str,
-    pub ty: AttrType,
-    pub multi_valued: bool,
-    pub description: &'static str,
-    pub required: bool,
-    pub case_exact: bool,
-    pub mutability: Mutability,
-    pub returned: Returned,
-    pub uniqueness: Uniqueness,
-    pub canonical_values: &'static [&'static str],
-    pub reference_types: &'static [&'static str],
-    pub sub_attributes: &'static [Attribute],
-}
-
-/// A schema: a named set of attribute definitions (RFC 7643 §7).
-#[derive(Debug)]
-pub struct Schema {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub description: &'static str,
-    pub attributes: &'static [Attribute],
-}
+pub use model::{
+    AttrType, Attribute, Mutability, Returned, Schema, Uniqueness, ENTERPRISE_USER_SCHEMA,
+    GROUP_SCHEMA, SCHEMA_SCHEMA, USER_SCHEMA,
+};
 
 /// Looks up a common attribute (`id`, `externalId`, `meta`) case-insensitively.
 pub fn common_attribute(name: &str) -> Option<&'static Attribute> {
-    find(COMMON_ATTRIBUTES, name)
-}
-
-fn find(attributes: &'static [Attribute], name: &str) -> Option<&'static Attribute> {
-    attributes
-        .iter()
-        .find(|a| a.name.eq_ignore_ascii_case(name))
-}
-
-impl Schema {
-    /// The attribute of this schema called `name`, compared case-insensitively (RFC 7643 §2.1).
-    pub fn attribute(&self, name: &str) -> Option<&'static Attribute> {
-        find(self.attributes, name)
-    }
-
-    /// The schema resource served under `/Schemas/{id}` (RFC 7643 §7).
-    pub fn to_json(&self, base_url: &str) -> Value {
-        let base = base_url.trim_end_matches('/');
-        json!({
-            "schemas": [SCHEMA_SCHEMA],
-            "id": self.id,
-            "name": self.name,
-            "description": self.description,
-            "attributes": self.attributes.iter().map(Attribute::to_json).collect::<Vec<_>>(),
-            "meta": {
-                "resourceType": "Schema",
-                "location": format!("{base}/Schemas/{}", self.id),
-            },
-        })
-    }
-}
-
-impl Attribute {
-    /// The sub-attribute called `name`, compared case-insensitively.
-    pub fn sub_attribute(&self, name: &str) -> Option<&'static Attribute> {
-        find(self.sub_attributes, name)
-    }
-
-    /// The attribute definition as it appears in a schema resource (RFC 7643 §7).
-    pub fn to_json(&self) -> Value {
-        let mut out = Map::new();
-        out.insert("name".into(), self.name.into());
-        out.insert("type".into(), self.ty.as_str().into());
-        out.insert("multiValued".into(), self.multi_valued.into());
-        out.insert("description".into(), self.description.into());
-        out.insert("required".into(), self.required.into());
-        out.insert("caseExact".into(), self.case_exact.into());
-        out.insert("mutability".into(), self.mutability.as_str().into());
-        out.insert("returned".into(), self.returned.as_str().into());
-        out.insert("uniqueness".into(), self.uniqueness.as_str().into());
-        if !self.canonical_values.is_empty() {
-            out.insert("canonicalValues".into(), self.canonical_values.into());
-        }
-        if self.ty == AttrType::Reference {
-            out.insert("referenceTypes".into(), self.reference_types.into());
-        }
-        if self.ty == AttrType::Complex {
-            let subs = self.sub_attributes.iter().map(Attribute::to_json);
-            out.insert("subAttributes".into(), Value::Array(subs.collect()));
-        }
-        Value::Object(out)
-    }
+    model::find(COMMON_ATTRIBUTES, name)
 }
 
 /// A SCIM resource type served by this service (RFC 7643 §6).
@@ -248,6 +73,30 @@ impl ResourceKind {
         }
     }
 
+    /// Whether string comparison on an attribute path of this type is case-sensitive (RFC 7643
+    /// §2.2 `caseExact`): `id`, `externalId` and `meta` always are; a path no schema of this
+    /// type defines is not. The URN, when given, picks the schema (else the core schema).
+    pub fn case_exact(self, path: &AttrPath) -> bool {
+        if ["id", "externalId", "meta"]
+            .iter()
+            .any(|a| path.attr.eq_ignore_ascii_case(a))
+        {
+            return true;
+        }
+        let schema = path
+            .urn
+            .as_deref()
+            .and_then(|urn| self.schema(urn))
+            .unwrap_or(self.core_schema());
+        let Some(attribute) = schema.attribute(&path.attr) else {
+            return false;
+        };
+        match &path.sub_attr {
+            Some(sub) => attribute.sub_attribute(sub).is_some_and(|s| s.case_exact),
+            None => attribute.case_exact,
+        }
+    }
+
     /// The endpoint relative to the SCIM base URL.
     pub fn endpoint(self) -> &'static str {
         match self {
@@ -259,6 +108,8 @@ impl ResourceKind {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     const BASE: &str = "https://scim.example.com/scim/v2/conn_1/";

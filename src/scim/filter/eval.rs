@@ -12,7 +12,7 @@ use serde_json::{Number, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::{AttrPath, CompValue, CompareOp, Filter, MAX_FILTER_DEPTH};
+use super::ast::{AttrPath, CompValue, CompareOp, Filter, MAX_FILTER_DEPTH};
 
 /// Core schema URNs whose attributes sit at the top level of a resource (RFC 7643 §3).
 const CORE_SCHEMAS: [&str; 2] = [

@@ -4,7 +4,7 @@
 //! where they stand. String literals follow JSON rules (RFC 7644 §3.4.2.2: `compValue` is a JSON
 //! value) and are decoded by `serde_json` once the lexer has checked their escapes.
 
-use super::{FilterError, MAX_FILTER_LEN};
+use super::ast::{FilterError, MAX_FILTER_LEN};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum TokenKind {

@@ -14,8 +14,10 @@
 //! parentheses, `not` and `[...]`. Both that nesting and the depth of the AST it builds are capped
 //! at [`MAX_FILTER_DEPTH`], so no input can exhaust the stack here or in the evaluator.
 
+use super::ast::{
+    AttrPath, CompValue, CompareOp, Filter, FilterError, PatchPath, MAX_FILTER_DEPTH,
+};
 use super::lexer::{lex, Token, TokenKind};
-use super::{AttrPath, CompValue, CompareOp, Filter, FilterError, PatchPath, MAX_FILTER_DEPTH};
 
 /// Parses a `filter` query parameter or body member (RFC 7644 §3.4.2.2).
 ///

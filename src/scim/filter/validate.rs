@@ -2,7 +2,7 @@
 //! resource types searched (RFC 7644 §3.4.2.2: an unknown attribute is an `invalidFilter`, not a
 //! silent non-match).
 
-use super::{AttrPath, Filter};
+use super::ast::{AttrPath, Filter};
 use crate::scim::schema::{common_attribute, Attribute, ResourceKind};
 use crate::scim::ScimError;
 

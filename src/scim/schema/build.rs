@@ -3,7 +3,7 @@
 //! Every attribute starts from the RFC 7643 §7 defaults (single-valued, optional, caseExact
 //! false, readWrite, returned default, uniqueness none) and states only where it differs.
 
-use super::{AttrType, Attribute, Mutability, Returned, Uniqueness};
+use super::model::{AttrType, Attribute, Mutability, Returned, Uniqueness};
 
 pub(super) const fn attribute(
     name: &'static str,

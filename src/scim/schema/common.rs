@@ -1,7 +1,7 @@
 //! The common attributes of every resource (RFC 7643 §3.1).
 
 use super::build::{complex, date_time, reference, string};
-use super::Attribute;
+use super::model::Attribute;
 
 /// The attributes every resource carries (RFC 7643 §3.1). They belong to no schema and are
 /// therefore absent from [`Schema::to_json`](super::Schema::to_json).

@@ -1,7 +1,7 @@
 //! The Group schema, as represented in RFC 7643 §8.7.1 (§4.2).
 
 use super::build::{complex, reference, string};
-use super::{Schema, GROUP_SCHEMA};
+use super::model::{Schema, GROUP_SCHEMA};
 
 /// `urn:ietf:params:scim:schemas:core:2.0:Group` (RFC 7643 §4.2, §8.7.1).
 pub static GROUP: Schema = Schema {

@@ -1,7 +1,7 @@
 //! The User and EnterpriseUser schemas, as represented in RFC 7643 §8.7.1 (§4.1, §4.3).
 
 use super::build::{binary, boolean, complex, reference, string};
-use super::{Attribute, Schema, ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+use super::model::{Attribute, Schema, ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
 const DISPLAY: &str = "A human-readable name, primarily used for display purposes.  READ-ONLY.";
 

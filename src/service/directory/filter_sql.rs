@@ -63,10 +63,18 @@ pub enum Relation {
     Groups,
 }
 
+fn user_case_exact(path: &AttrPath) -> bool {
+    ResourceKind::User.case_exact(path)
+}
+
+fn group_case_exact(path: &AttrPath) -> bool {
+    ResourceKind::Group.case_exact(path)
+}
+
 pub const USER_TARGET: SqlTarget = SqlTarget {
     kind: ResourceKind::User,
     table: "user",
-    case_exact: super::user::case_exact,
+    case_exact: user_case_exact,
     name: ("userName", "user_name", "user_name_key"),
     external_id: "external_id",
     created: "created_at",
@@ -78,7 +86,7 @@ pub const USER_TARGET: SqlTarget = SqlTarget {
 pub const GROUP_TARGET: SqlTarget = SqlTarget {
     kind: ResourceKind::Group,
     table: "scim_group",
-    case_exact: super::group::case_exact,
+    case_exact: group_case_exact,
     name: ("displayName", "display_name", "display_name_key"),
     external_id: "external_id",
     created: "created_at",

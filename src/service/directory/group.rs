@@ -10,7 +10,7 @@ use super::user::{check_version, Ctx};
 use crate::scim::filter::{self, AttrPath, CompValue, CompareOp, Filter, PatchPath};
 use crate::scim::patch::{self, OpKind, PatchOperation};
 use crate::scim::resource;
-use crate::scim::schema::{ResourceKind, GROUP, GROUP_SCHEMA};
+use crate::scim::schema::{ResourceKind, GROUP_SCHEMA};
 use crate::scim::ScimError;
 use crate::service::clock::{new_uuid, Random};
 use crate::service::store::{int, text, Row, Store};
@@ -418,21 +418,9 @@ pub fn delete(
     Ok(())
 }
 
-/// Whether string comparison on a Group attribute path is case-sensitive.
+/// Whether string comparison on a Group attribute path is case-sensitive (RFC 7643 §2.2).
 pub fn case_exact(path: &AttrPath) -> bool {
-    if ["id", "externalId", "meta"]
-        .iter()
-        .any(|a| path.attr.eq_ignore_ascii_case(a))
-    {
-        return true;
-    }
-    let Some(attribute) = GROUP.attribute(&path.attr) else {
-        return false;
-    };
-    match &path.sub_attr {
-        Some(sub) => attribute.sub_attribute(sub).is_some_and(|s| s.case_exact),
-        None => attribute.case_exact,
-    }
+    ResourceKind::Group.case_exact(path)
 }
 
 fn mentions_members(filter: &Filter) -> bool {

@@ -11,7 +11,7 @@ use super::membership;
 use crate::scim::filter::AttrPath;
 use crate::scim::patch;
 use crate::scim::resource;
-use crate::scim::schema::{ResourceKind, ENTERPRISE_USER, USER};
+use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
 use crate::service::clock::{new_uuid, Random, Timestamp};
 use crate::service::store::{int, text, Row, Store};
@@ -309,23 +309,7 @@ const TABLE: Table = Table {
 
 /// Whether string comparison on a User attribute path is case-sensitive (RFC 7643 §2.2).
 pub fn case_exact(path: &AttrPath) -> bool {
-    let schema = match &path.urn {
-        Some(urn) if urn.eq_ignore_ascii_case(ENTERPRISE_USER.id) => &ENTERPRISE_USER,
-        _ => &USER,
-    };
-    if ["id", "externalId", "meta"]
-        .iter()
-        .any(|a| path.attr.eq_ignore_ascii_case(a))
-    {
-        return true;
-    }
-    let Some(attribute) = schema.attribute(&path.attr) else {
-        return false;
-    };
-    match &path.sub_attr {
-        Some(sub) => attribute.sub_attribute(sub).is_some_and(|s| s.case_exact),
-        None => attribute.case_exact,
-    }
+    ResourceKind::User.case_exact(path)
 }
 
 /// GET /Users (RFC 7644 §3.4.2).

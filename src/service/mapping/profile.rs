@@ -3,8 +3,8 @@
 use serde_json::{Map, Value};
 
 use super::app_field::{AppField, FieldKind};
+use super::rule::Mapping;
 use super::scim_path::{member, ScimPath, WriteError};
-use super::Mapping;
 use crate::scim::schema::{AttrType, Attribute, ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 use crate::scim::ScimError;
 

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::app_field::{AppField, FieldKind};
+use super::rule::{Mapping, Rule, MAX_RULES};
 use super::scim_path::ScimPath;
-use super::{Mapping, Rule, MAX_RULES};
 use crate::scim::schema::AttrType;
 use crate::scim::ScimError;
 

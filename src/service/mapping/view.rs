@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{IdpKind, Mapping};
+use super::rule::{IdpKind, Mapping};
 use crate::scim::ScimError;
 use crate::service::connection::settings;
 use crate::service::store::{opt_text, Store};
