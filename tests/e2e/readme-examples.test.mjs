@@ -140,7 +140,7 @@ test('runner: a hanging example times out, and background processes do not outli
   }
 });
 
-test('README.md: every shell example runs, top to bottom, against a fresh local server', { timeout: 300_000 }, async () => {
+test('README.md: every shell example runs, top to bottom, against a fresh local server', async () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const blocks = extractBlocks(readme);
   assert.ok(blocks.length >= 5, `only ${blocks.length} shell examples found`);
