@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::filter::{self, AttrPath, CompValue, CompareOp, Filter, PatchPath};
 use super::schema::{ResourceKind, Schema};
-use super::text::strip_prefix_ignore_ascii_case;
+use super::text::{member, strip_prefix_ignore_ascii_case};
 use super::ScimError;
 
 /// URN of the PatchOp message (RFC 7644 §3.5.2).
@@ -74,13 +74,6 @@ pub fn parse(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
         .enumerate()
         .map(|(i, op)| parse_operation(i, op))
         .collect()
-}
-
-fn member<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    object
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
 }
 
 fn parse_operation(index: usize, op: &Value) -> Result<PatchOperation, ScimError> {

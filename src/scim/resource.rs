@@ -18,6 +18,7 @@ use crate::scim::schema::{
     common_attribute, AttrType, Attribute, Mutability, ResourceKind, Returned, Schema,
     COMMON_ATTRIBUTES,
 };
+use crate::scim::text::member;
 
 use value::{clip, describe, insert, is_blank, unknown};
 
@@ -101,7 +102,7 @@ pub fn check_immutable(
     immutable_in(COMMON_ATTRIBUTES, stored, incoming, "")?;
     for schema in kind.extensions() {
         if let (Some(Value::Object(old)), Some(Value::Object(new))) =
-            (get_ci(stored, schema.id), get_ci(incoming, schema.id))
+            (member(stored, schema.id), member(incoming, schema.id))
         {
             immutable_in(schema.attributes, old, new, &format!("{}:", schema.id))?;
         }
@@ -295,7 +296,7 @@ fn immutable_in(
     prefix: &str,
 ) -> Result<(), ScimError> {
     for attr in attributes {
-        let (Some(old), Some(new)) = (get_ci(stored, attr.name), get_ci(incoming, attr.name))
+        let (Some(old), Some(new)) = (member(stored, attr.name), member(incoming, attr.name))
         else {
             continue;
         };
@@ -360,14 +361,4 @@ fn strip_in(attributes: &'static [Attribute], members: &mut Map<String, Value>) 
             None => true,
         }
     });
-}
-
-/// The member called `name`, compared case-insensitively, preferring an exact match.
-fn get_ci<'m>(members: &'m Map<String, Value>, name: &str) -> Option<&'m Value> {
-    members.get(name).or_else(|| {
-        members
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value)
-    })
 }

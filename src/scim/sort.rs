@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use super::filter::AttrPath;
+use super::text::member_of;
 
 /// `sortBy` / `sortOrder`, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,25 +25,17 @@ pub enum SortKey {
     Text(String),
 }
 
-fn member<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
-    object
-        .as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-}
-
 /// The sort key at `path`, case-folded unless the attribute is `caseExact`.
 pub fn key_at(resource: &Value, path: &AttrPath, case_exact: bool) -> SortKey {
     let holder = match &path.urn {
-        Some(urn) => member(resource, urn).or(Some(resource)),
+        Some(urn) => member_of(resource, urn).or(Some(resource)),
         None => Some(resource),
     };
-    let mut value = holder.and_then(|h| member(h, &path.attr));
+    let mut value = holder.and_then(|h| member_of(h, &path.attr));
     if let Some(Value::Array(items)) = value {
         value = items
             .iter()
-            .find(|i| member(i, "primary") == Some(&Value::Bool(true)))
+            .find(|i| member_of(i, "primary") == Some(&Value::Bool(true)))
             .or_else(|| items.first());
     }
     let sub = path.sub_attr.as_deref().or(match value {
@@ -50,7 +43,7 @@ pub fn key_at(resource: &Value, path: &AttrPath, case_exact: bool) -> SortKey {
         _ => None,
     });
     if let Some(sub) = sub {
-        value = value.and_then(|v| member(v, sub));
+        value = value.and_then(|v| member_of(v, sub));
     }
     match value {
         Some(Value::String(s)) if case_exact => SortKey::Text(s.clone()),

@@ -1,5 +1,7 @@
-//! Small string helpers the protocol needs, safe on any client input: they never slice a
+//! Small string and JSON-member helpers the protocol needs, safe on any client input: they never slice a
 //! string at a byte that is not a character boundary (a panic in wasm kills the isolate).
+
+use serde_json::{Map, Value};
 
 /// `s` without `prefix` when `s` starts with it, compared ASCII-case-insensitively (schema URNs
 /// and attribute names are case-insensitive, RFC 7643 §2.1). `None` when it does not.
@@ -16,9 +18,38 @@ pub fn strip_prefix_ignore_ascii_case<'a>(s: &'a str, prefix: &str) -> Option<&'
     s.get(prefix.len()..)
 }
 
+/// The member called `name` of a JSON object, preferring an exact match, else the first whose
+/// name equals it ASCII-case-insensitively (attribute names are case-insensitive, RFC 7643
+/// §2.1). The one lookup every layer uses for client JSON.
+pub fn member<'m>(object: &'m Map<String, Value>, name: &str) -> Option<&'m Value> {
+    object.get(name).or_else(|| {
+        object
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    })
+}
+
+/// [`member`] of `node` when it is an object; `None` for any other JSON value.
+pub fn member_of<'v>(node: &'v Value, name: &str) -> Option<&'v Value> {
+    member(node.as_object()?, name)
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    #[test]
+    fn members_match_case_insensitively_preferring_exact() {
+        let v = json!({"userName": 1, "USERNAME": 2, "emails": 3});
+        assert_eq!(member_of(&v, "userName"), Some(&json!(1)));
+        assert_eq!(member_of(&v, "USERNAME"), Some(&json!(2)));
+        assert_eq!(member_of(&v, "Emails"), Some(&json!(3)));
+        assert_eq!(member_of(&v, "name"), None);
+        assert_eq!(member_of(&json!([1]), "name"), None);
+    }
 
     #[test]
     fn strips_case_insensitively() {

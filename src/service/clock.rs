@@ -41,6 +41,19 @@ impl Random for OsRandom {
     }
 }
 
+/// Lower-case hexadecimal of `bytes`, two digits a byte.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new opaque id: `prefix` then `bytes` random bytes in lower-case hex (`evt_` and 12 bytes
+/// give `evt_` + 24 digits). Every generated id of the service comes from here.
+pub fn random_id(random: &mut dyn Random, prefix: &str, bytes: usize) -> Result<String, ScimError> {
+    let mut buf = vec![0u8; bytes];
+    random.fill(&mut buf)?;
+    Ok(format!("{prefix}{}", hex(&buf)))
+}
+
 /// A random RFC 9562 version 4 UUID, hyphenated.
 pub fn new_uuid(random: &mut dyn Random) -> Result<String, ScimError> {
     let mut bytes = [0u8; 16];
@@ -61,6 +74,17 @@ mod tests {
             Timestamp(1_700_000_000_123).to_rfc3339(),
             "2023-11-14T22:13:20.123Z"
         );
+    }
+
+    #[test]
+    fn random_ids_are_the_prefix_and_hex() {
+        let id = random_id(&mut OsRandom, "evt_", 12).unwrap_or_default();
+        assert_eq!(id.len(), 4 + 24);
+        assert!(id.starts_with("evt_"));
+        assert!(id[4..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_eq!(hex(&[0, 15, 255]), "000fff");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{json, Value};
 
 use crate::api::http::{HttpRequest, HttpResponse};
+use crate::scim::text;
 use crate::scim::ScimError;
 
 pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
@@ -27,12 +28,9 @@ struct Operation {
     references: HashSet<String>,
 }
 
+/// A member that is present and not `null`.
 fn member<'a>(object: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
-    object
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_null())
+    text::member(object, name).filter(|v| !v.is_null())
 }
 
 fn collect_references(value: &Value, out: &mut HashSet<String>) {

@@ -9,6 +9,7 @@ use crate::scim::filter;
 use crate::scim::projection::Projection;
 use crate::scim::schema::ResourceKind;
 use crate::scim::sort::Sort;
+use crate::scim::text::member;
 use crate::scim::ScimError;
 use crate::service::directory::listing::ListQuery;
 
@@ -51,13 +52,7 @@ impl ListParams {
         let object = body
             .as_object()
             .ok_or_else(|| ScimError::invalid_syntax("A search body must be a JSON object."))?;
-        let get = |name: &str| {
-            object
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-                .filter(|v| !v.is_null())
-        };
+        let get = |name: &str| member(object, name).filter(|v| !v.is_null());
         let int = |name: &str| -> Result<Option<i64>, ScimError> {
             get(name)
                 .map(|v| {

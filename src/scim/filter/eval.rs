@@ -13,6 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::ast::{AttrPath, CompValue, CompareOp, Filter, MAX_FILTER_DEPTH};
+use crate::scim::text::member_of;
 
 /// Core schema URNs whose attributes sit at the top level of a resource (RFC 7643 §3).
 const CORE_SCHEMAS: [&str; 2] = [
@@ -139,33 +140,21 @@ fn resolve<'v>(path: &AttrPath, node: &'v Value) -> Vec<&'v Value> {
                 .iter()
                 .any(|core| core.eq_ignore_ascii_case(urn)) =>
         {
-            get_ignore_case(node, urn)
+            member_of(node, urn)
         }
         _ => Some(node),
     };
-    let Some(value) = base.and_then(|b| get_ignore_case(b, &path.attr)) else {
+    let Some(value) = base.and_then(|b| member_of(b, &path.attr)) else {
         return Vec::new();
     };
     match (&path.sub_attr, value) {
         (None, _) => vec![value],
         (Some(sub), Value::Array(items)) => items
             .iter()
-            .filter_map(|item| get_ignore_case(item, sub))
+            .filter_map(|item| member_of(item, sub))
             .collect(),
-        (Some(sub), _) => get_ignore_case(value, sub).into_iter().collect(),
+        (Some(sub), _) => member_of(value, sub).into_iter().collect(),
     }
-}
-
-/// The member `key` of an object, matching the key case-insensitively (RFC 7643 §2.1).
-fn get_ignore_case<'v>(node: &'v Value, key: &str) -> Option<&'v Value> {
-    let Value::Object(map) = node else {
-        return None;
-    };
-    map.get(key).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
 }
 
 /// The simple values to compare: array elements one by one, and complex values through their
@@ -179,7 +168,7 @@ fn leaves(value: &Value) -> Vec<&Value> {
 
 fn through_value(value: &Value) -> Option<&Value> {
     match value {
-        Value::Object(_) => get_ignore_case(value, "value"),
+        Value::Object(_) => member_of(value, "value"),
         _ => Some(value),
     }
 }

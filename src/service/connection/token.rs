@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::scim::ScimError;
-use crate::service::clock::{Random, Timestamp};
+use crate::service::clock::{random_id, Random, Timestamp};
 use crate::service::store::{int, opt_text, text, transact, SqlValue, Store};
 
 /// Every token starts with this, so secret scanners and people can recognise one.
@@ -115,9 +115,7 @@ pub fn issue(
     let mut secret = [0u8; 32];
     random.fill(&mut secret)?;
     let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
-    let mut id_bytes = [0u8; 8];
-    random.fill(&mut id_bytes)?;
-    let id = format!("tok_{}", hex(&id_bytes));
+    let id = random_id(random, "tok_", 8)?;
     let created_at = now.to_rfc3339();
     let expires_at = expires_in.map(|s| now.plus_seconds(s).to_rfc3339());
     transact(store, || {
@@ -140,10 +138,6 @@ pub fn issue(
         created_at,
         expires_at,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn list(store: &dyn Store) -> Result<Vec<TokenInfo>, ScimError> {

@@ -8,9 +8,9 @@
 use serde_json::{json, Map, Value};
 
 use super::message::{Attempt, TargetKind};
-use super::target::{self, Body};
+use super::target::Body;
 use crate::scim::ScimError;
-use crate::service::clock::{Random, Timestamp};
+use crate::service::clock::{random_id, Random, Timestamp};
 use crate::service::event::outbox;
 use crate::service::event::{self, Origin};
 use crate::service::page::{cursor, PageRequest};
@@ -33,7 +33,7 @@ pub fn record(
     attempt: &Attempt,
     error: &str,
 ) -> Result<String, ScimError> {
-    let id = target::new_id(random, "dl_", 12)?;
+    let id = random_id(random, "dl_", 12)?;
     let event = attempt.delivery.event();
     let member = |name: &str| {
         event

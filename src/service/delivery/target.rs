@@ -4,7 +4,6 @@
 use serde_json::{Map, Value};
 
 use crate::scim::ScimError;
-use crate::service::clock::Random;
 use crate::service::registry::is_connection_id;
 use crate::service::store::Store;
 
@@ -78,16 +77,6 @@ impl Body {
             ))),
         }
     }
-}
-
-/// A new id: `prefix` and `bytes` random bytes in lower-case hex.
-pub fn new_id(random: &mut dyn Random, prefix: &str, bytes: usize) -> Result<String, ScimError> {
-    let mut buf = vec![0u8; bytes];
-    random.fill(&mut buf)?;
-    Ok(format!(
-        "{prefix}{}",
-        buf.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
 }
 
 /// `connection_ids` as sent: `null` for every connection, or a non-empty list of ids of

@@ -8,7 +8,7 @@ use super::outbound_url;
 use super::signature::new_secret;
 use super::target::{self, Body};
 use crate::scim::ScimError;
-use crate::service::clock::{Random, Timestamp};
+use crate::service::clock::{random_id, Random, Timestamp};
 use crate::service::event::{self, Origin};
 use crate::service::page::{cursor, PageRequest};
 use crate::service::store::{int, opt_text, text, Row, Store};
@@ -212,7 +212,7 @@ pub fn create(
     };
     let connection_ids =
         target::connection_ids(store, body.get("connection_ids").unwrap_or(&Value::Null))?;
-    let id = target::new_id(random, "wh_", 12)?;
+    let id = random_id(random, "wh_", 12)?;
     let secret = new_secret(random)?;
     let at = now.to_rfc3339();
     store.execute(

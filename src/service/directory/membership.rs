@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::scim::text::member;
 use crate::scim::ScimError;
 use crate::service::clock::Timestamp;
 use crate::service::store::{opt_text, text, Store};
@@ -107,12 +108,7 @@ pub fn parse_members(value: &Value) -> Result<Vec<Member>, ScimError> {
             let object = item.as_object().ok_or_else(|| {
                 ScimError::invalid_value("Each member must be an object with a 'value'.")
             })?;
-            let field = |name: &str| {
-                object
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v)
-            };
+            let field = |name: &str| member(object, name);
             let value = field("value")
                 .and_then(Value::as_str)
                 .filter(|v| !v.trim().is_empty())

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::origin::Origin;
 use super::outbox::{self, envelope, EVENT_COLUMNS};
 use crate::scim::ScimError;
-use crate::service::clock::{Random, Timestamp};
+use crate::service::clock::{random_id, Random, Timestamp};
 use crate::service::page::{cursor, PageRequest};
 use crate::service::store::Store;
 
@@ -42,12 +42,7 @@ fn append(
     origin: Origin,
     data: Value,
 ) -> Result<(String, i64), ScimError> {
-    let mut bytes = [0u8; 12];
-    random.fill(&mut bytes)?;
-    let id = format!(
-        "evt_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
+    let id = random_id(random, "evt_", 12)?;
     store.execute(
         "INSERT INTO event (id, type, actor, request_id, occurred_at, data)
          VALUES (?, ?, ?, ?, ?, ?)",

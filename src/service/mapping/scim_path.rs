@@ -366,15 +366,7 @@ fn describe_comp_value(value: &CompValue) -> &'static str {
     }
 }
 
-/// The member `key` of an object, matching the key case-insensitively (RFC 7643 §2.1).
-pub(super) fn member<'v>(node: &'v Value, key: &str) -> Option<&'v Value> {
-    let map = node.as_object()?;
-    map.get(key).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
-}
+pub(super) use crate::scim::text::member_of as member;
 
 /// The object member `key` of `map`, created when absent; `None` when a non-object is there.
 fn object_member<'m>(

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::scim::ScimError;
-use crate::service::clock::{Random, Timestamp};
+use crate::service::clock::{random_id, Random, Timestamp};
 use crate::service::connection::valid_name;
 use crate::service::event::{self, Origin};
 use crate::service::page::{cursor, PageRequest};
@@ -16,12 +16,7 @@ pub const MAX_PAGE: i64 = 100;
 
 /// A new connection id: `con_` and 20 hex digits of randomness.
 fn new_connection_id(random: &mut dyn Random) -> Result<String, ScimError> {
-    let mut bytes = [0u8; 10];
-    random.fill(&mut bytes)?;
-    Ok(format!(
-        "con_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
+    random_id(random, "con_", 10)
 }
 
 /// Whether `id` has the shape of a connection id; anything else is never routed to an object.

@@ -16,11 +16,11 @@ use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::clock::{Random, Timestamp};
 use super::directory::user;
-use super::event::{self, Origin};
-use super::store::{int, opt_text, text, Row, Store};
 use crate::scim::ScimError;
+use crate::service::clock::{random_id, Random, Timestamp};
+use crate::service::event::{self, Origin};
+use crate::service::store::{int, opt_text, text, Row, Store};
 
 /// Longest `sid`, `client_id` or `user_id` accepted.
 pub const MAX_ID_LEN: usize = 255;
@@ -144,10 +144,6 @@ pub fn decode_segment(raw: &str) -> String {
         }
     }
     String::from_utf8(out).unwrap_or_else(|_| raw.to_owned())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The SHA-256 of a refresh token, or the one the app computed (64 hex digits).
@@ -386,9 +382,7 @@ pub fn register_refresh_token(
             "This refresh token is already registered.",
         ));
     }
-    let mut bytes = [0u8; 12];
-    random.fill(&mut bytes)?;
-    let id = format!("rt_{}", hex(&bytes));
+    let id = random_id(random, "rt_", 12)?;
     store.execute(
         "INSERT INTO refresh_token (id, hash, user_id, client_id, sid, created_at, expires_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
