@@ -36,7 +36,7 @@ fn the_documented_webhook_event_types_are_the_accepted_ones() {
         .map(|t| t.as_str().unwrap())
         .filter(|t| *t != "*")
         .collect();
-    let mut accepted = scim_edge::service::delivery::webhook::EVENT_TYPES.to_vec();
+    let mut accepted = scim_edge::service::event::Event::TYPES.to_vec();
     documented.sort_unstable();
     accepted.sort_unstable();
     assert_eq!(documented, accepted);

@@ -8,9 +8,7 @@ use crate::api::http::{HttpRequest, HttpResponse, ORIGIN_HEADER};
 use crate::api::json::{admin_error, parse};
 use crate::scim::ScimError;
 use crate::service::clock::{Random, Timestamp};
-use crate::service::connection::{
-    connection_id, describe, init, setup, to_value, token, update, InitRequest, UpdateConnection,
-};
+use crate::service::connection::{self, connection_id, describe, to_value, token};
 use crate::service::event;
 use crate::service::store::{transact, Store};
 
@@ -27,53 +25,34 @@ pub fn handle(
     if segments.first() == Some(&"mapping") {
         return super::mapping::handle(store, random, now, request, &segments);
     }
+    let admin = request.origin("admin");
     let result = transact(store, || {
-        let (status, body, event) = match (request.method.as_str(), segments.as_slice()) {
+        let answer = match (request.method.as_str(), segments.as_slice()) {
             ("POST", ["init"]) => {
-                let r = parse::<InitRequest>(request)?;
-                init(store, &r.id, &r.name, &r.created_at)?;
-                let event = ("connection.created", json!({"name": r.name}));
-                (201, json!({"ok": true}), Some(event))
+                connection::create(store, random, now, admin, &parse(request)?)?;
+                (201, json!({"ok": true}))
             }
             ("POST", ["tokens"]) => {
-                let r = parse::<token::IssueTokenRequest>(request)?;
-                let t = token::issue(store, random, now, r.scopes, r.expires_in)?;
-                // The event names the token, never its secret.
-                let data =
-                    json!({"token_id": t.id, "scopes": t.scopes, "expires_at": t.expires_at});
-                (201, to_value(&t)?, Some(("token.created", data)))
+                let body = parse(request)?;
+                let issued = connection::issue_token(store, random, now, admin, &body)?;
+                (201, to_value(&issued)?)
             }
-            ("GET", ["tokens"]) => (
-                200,
-                json!({"tokens": to_value(&token::list(store)?)?}),
-                None,
-            ),
+            ("GET", ["tokens"]) => (200, json!({"tokens": to_value(&token::list(store)?)?})),
             ("DELETE", ["tokens", id]) => {
-                token::revoke(store, now, id)?;
-                (
-                    204,
-                    Value::Null,
-                    Some(("token.revoked", json!({"token_id": id}))),
-                )
+                connection::revoke_token(store, random, now, admin, id)?;
+                (204, Value::Null)
             }
-            ("GET", ["connection"]) => (200, describe(store, now)?, None),
+            ("GET", ["connection"]) => (200, describe(store, now)?),
             ("PATCH", ["connection"]) => {
-                let u = parse::<UpdateConnection>(request)?;
-                let changes = json!({"name": u.name, "settings": u.settings});
-                update(store, &u)?;
-                (
-                    200,
-                    describe(store, now)?,
-                    Some(("connection.updated", changes)),
-                )
+                connection::change(store, random, now, admin, &parse(request)?)?;
+                (200, describe(store, now)?)
             }
             ("POST", ["setup-links"]) => {
-                let body = parse::<setup::CreateLink>(request)?;
+                let body = parse(request)?;
                 let public_origin = request.header(ORIGIN_HEADER).unwrap_or_default();
-                let link = setup::create(store, random, now, public_origin, &body)?;
-                // The URL carries the link's secret: only its expiry goes in the log.
-                let data = json!({"expires_at": to_value(&link)?.get("expires_at")});
-                (201, to_value(&link)?, Some(("setup_link.created", data)))
+                let link =
+                    connection::create_setup_link(store, random, now, admin, public_origin, &body)?;
+                (201, to_value(&link)?)
             }
             ("GET", ["events"]) => (
                 200,
@@ -83,7 +62,6 @@ pub fn handle(
                     request.query_param("after"),
                     request.query_param("limit"),
                 )?,
-                None,
             ),
             _ => {
                 return Err(ScimError::not_found(format!(
@@ -92,10 +70,7 @@ pub fn handle(
                 )))
             }
         };
-        if let Some((kind, data)) = event {
-            event::record(store, random, now, kind, request.origin("admin"), data)?;
-        }
-        Ok((status, body))
+        Ok(answer)
     });
     match result {
         Ok((204, _)) => HttpResponse::empty(204),

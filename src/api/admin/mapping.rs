@@ -8,8 +8,7 @@ use crate::api::json::admin_error;
 use crate::scim::ScimError;
 use crate::service::clock::{Random, Timestamp};
 use crate::service::connection::settings;
-use crate::service::event;
-use crate::service::mapping::view::{stored, ProfileView};
+use crate::service::mapping::view::{self, stored, ProfileView};
 use crate::service::mapping::Mapping;
 use crate::service::store::{transact, Store};
 
@@ -27,27 +26,11 @@ pub fn handle(
         ("PUT", ["mapping"]) => {
             let body = json_object(request)?;
             let mapping = Mapping::parse(&body)?;
-            let raw = serde_json::to_string(&mapping)
-                .map_err(|e| ScimError::internal_because(e.to_string()))?;
-            store.execute(
-                "INSERT INTO setting (key, value) VALUES ('mapping', ?)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                &[raw.into()],
-            )?;
-            event::record(
-                store,
-                random,
-                now,
-                "mapping.updated",
-                request.origin("admin"),
-                json!({"mapping": mapping}),
-            )?;
+            view::save(store, random, now, request.origin("admin"), mapping)?;
             describe(store)
         }
         ("DELETE", ["mapping"]) => {
-            store.execute("DELETE FROM setting WHERE key = 'mapping'", &[])?;
-            let origin = request.origin("admin");
-            event::record(store, random, now, "mapping.reset", origin, json!({}))?;
+            view::reset(store, random, now, request.origin("admin"))?;
             describe(store)
         }
         ("POST", ["mapping", "preview"]) => {

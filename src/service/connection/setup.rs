@@ -18,10 +18,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{connection_id, settings, token};
+use super::identity::connection_id;
+use super::{settings, token};
 use crate::scim::ScimError;
 use crate::service::clock::{Random, Timestamp};
-use crate::service::event::{self, Origin};
+use crate::service::event::Origin;
 use crate::service::store::{opt_text, text, transact, Store};
 
 /// Link lifetimes, in seconds: 7 days unless asked, 5 minutes to 30 days.
@@ -177,14 +178,7 @@ pub fn redeem(
             "UPDATE setup_link SET token_id = ? WHERE hash = ?",
             &[issued.id.clone().into(), link_hash.clone().into()],
         )?;
-        event::record(
-            store,
-            random,
-            now,
-            "token.created",
-            origin,
-            json!({"token_id": issued.id, "scopes": issued.scopes, "expires_at": issued.expires_at}),
-        )?;
+        token::record_created(store, random, now, origin, &issued)?;
         Ok(json!({"token": issued.token, "scim_base_url": scim_base_url}))
     })
 }

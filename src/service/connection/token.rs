@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 
 use crate::scim::ScimError;
 use crate::service::clock::{random_id, Random, Timestamp};
+use crate::service::event::{self, kind, Event, Origin};
 use crate::service::store::{int, opt_text, text, transact, SqlValue, Store};
 
 /// Every token starts with this, so secret scanners and people can recognise one.
@@ -230,4 +231,20 @@ pub fn live_count(store: &dyn Store, now: Timestamp) -> Result<i64, ScimError> {
         &[now.to_rfc3339().into()],
     )?;
     Ok(row.map(|r| int(&r, 0)).transpose()?.unwrap_or(0))
+}
+/// Records `token.created` for a token just issued.
+pub fn record_created(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    now: Timestamp,
+    origin: Origin,
+    issued: &IssuedToken,
+) -> Result<(), ScimError> {
+    let event = Event::TokenCreated(kind::TokenCreated {
+        token_id: issued.id.clone(),
+        scopes: issued.scopes.clone(),
+        expires_at: issued.expires_at.clone(),
+    });
+    event::record(store, random, now, origin, &event)?;
+    Ok(())
 }

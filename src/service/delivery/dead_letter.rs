@@ -12,7 +12,7 @@ use super::target::Body;
 use crate::scim::ScimError;
 use crate::service::clock::{random_id, Random, Timestamp};
 use crate::service::event::outbox;
-use crate::service::event::{self, Origin};
+use crate::service::event::{self, kind, Event, Origin};
 use crate::service::page::{cursor, PageRequest};
 use crate::service::store::{int, opt_text, text, Row, SqlValue, Store};
 
@@ -225,23 +225,23 @@ pub fn replay(
         .map(|row| int(&row, 0))
         .transpose()?
         .unwrap_or(0);
-    let (event_type, key) = match kind {
-        TargetKind::Webhook => ("webhook.dead_letters_replayed", "webhook_id"),
-        TargetKind::Logout => ("client.dead_letters_replayed", "client_id"),
+    let (target, replayed) = (target.to_owned(), rows.len());
+    let event = match kind {
+        TargetKind::Webhook => Event::WebhookDeadLettersReplayed(kind::WebhookReplayed {
+            webhook_id: target,
+            replayed,
+        }),
+        TargetKind::Logout => Event::ClientDeadLettersReplayed(kind::ClientReplayed {
+            client_id: target,
+            replayed,
+        }),
     };
-    event::record(
-        store,
-        random,
-        now,
-        event_type,
-        origin,
-        json!({key: target, "replayed": rows.len()}),
-    )?;
+    event::record(store, random, now, origin, &event)?;
     Ok(json!({"replayed": rows.len(), "remaining": remaining}))
 }
 
 /// Deletes a delivery target (a webhook endpoint or an OIDC client, already known to exist) with
-/// its dead letters, and logs `event` (type and data) in the registry's event log.
+/// its dead letters, and logs `event` in the registry's event log.
 pub fn delete_target(
     store: &dyn Store,
     random: &mut dyn Random,
@@ -249,7 +249,7 @@ pub fn delete_target(
     kind: TargetKind,
     id: &str,
     origin: Origin,
-    (event_type, data): (&str, Value),
+    event: &Event,
 ) -> Result<(), ScimError> {
     store.execute(
         &format!("DELETE FROM {} WHERE id = ?", kind.table()),
@@ -259,6 +259,6 @@ pub fn delete_target(
         "DELETE FROM dead_letter WHERE target_kind = ? AND target = ?",
         &[kind.as_str().into(), id.into()],
     )?;
-    event::record(store, random, now, event_type, origin, data)?;
+    event::record(store, random, now, origin, event)?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use super::outbound_url;
 use super::target::{self, Body};
 use crate::scim::ScimError;
 use crate::service::clock::{Random, Timestamp};
-use crate::service::event::{self, Origin};
+use crate::service::event::{self, kind, Event, Origin};
 use crate::service::page::{cursor, PageRequest};
 use crate::service::store::{int, opt_text, text, Row, Store};
 
@@ -112,13 +112,13 @@ pub fn create(
             at.into(),
         ],
     )?;
-    let data = json!({
-        "client_id": id,
-        "uri_origin": super::webhook::url_origin(uri),
-        "backchannel_logout_session_required": session_required,
-        "connection_ids": connection_ids,
+    let event = Event::ClientCreated(kind::ClientCreated {
+        client_id: id.to_owned(),
+        uri_origin: super::webhook::url_origin(uri),
+        backchannel_logout_session_required: session_required,
+        connection_ids: connection_ids.clone(),
     });
-    event::record(store, random, now, "client.created", origin, data)?;
+    event::record(store, random, now, origin, &event)?;
     view(&load(store, id)?)
 }
 
@@ -221,14 +221,8 @@ pub fn update(
         )?;
         data.insert("client_id".into(), id.into());
         data.insert("changed".into(), json!(changed));
-        event::record(
-            store,
-            random,
-            now,
-            "client.updated",
-            origin,
-            Value::Object(data),
-        )?;
+        let event = Event::ClientUpdated(kind::Changes(data));
+        event::record(store, random, now, origin, &event)?;
     }
     get(store, id)
 }
@@ -242,7 +236,9 @@ pub fn delete(
     origin: Origin,
 ) -> Result<(), ScimError> {
     load(store, id)?;
-    let data = json!({"client_id": id});
+    let event = Event::ClientDeleted(kind::ClientId {
+        client_id: id.to_owned(),
+    });
     super::dead_letter::delete_target(
         store,
         random,
@@ -250,7 +246,7 @@ pub fn delete(
         super::message::TargetKind::Logout,
         id,
         origin,
-        ("client.deleted", data),
+        &event,
     )
 }
 

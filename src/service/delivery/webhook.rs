@@ -9,49 +9,9 @@ use super::signature::new_secret;
 use super::target::{self, Body};
 use crate::scim::ScimError;
 use crate::service::clock::{random_id, Random, Timestamp};
-use crate::service::event::{self, Origin};
+use crate::service::event::{self, kind, Event, Origin};
 use crate::service::page::{cursor, PageRequest};
 use crate::service::store::{int, opt_text, text, Row, Store};
-
-/// Every event type a connection emits.
-pub const EVENT_TYPES: &[&str] = &[
-    "user.created",
-    "user.updated",
-    "user.deactivated",
-    "user.reactivated",
-    "user.deleted",
-    "user.sessions_revoked",
-    "session.created",
-    "session.ended",
-    "refresh_token.created",
-    "refresh_token.revoked",
-    "group.created",
-    "group.updated",
-    "group.deleted",
-    "group.member.added",
-    "group.member.removed",
-    "connection.created",
-    "connection.updated",
-    "token.created",
-    "token.revoked",
-    "mapping.updated",
-    "mapping.reset",
-    "setup_link.created",
-    // The registry's own (admin-plane) events: they carry no `connection_id` and reach only the
-    // endpoints that take every connection's events.
-    "connection.deleted",
-    "webhook.created",
-    "webhook.updated",
-    "webhook.enabled",
-    "webhook.disabled",
-    "webhook.deleted",
-    "webhook.secret_rotated",
-    "webhook.dead_letters_replayed",
-    "client.created",
-    "client.updated",
-    "client.deleted",
-    "client.dead_letters_replayed",
-];
 
 /// Longest description accepted.
 pub const MAX_DESCRIPTION_LEN: usize = 500;
@@ -81,10 +41,10 @@ fn known_pattern(pattern: &str) -> bool {
     pattern == "*"
         || match pattern.strip_suffix('*') {
             Some(prefix) if prefix.ends_with('.') => {
-                EVENT_TYPES.iter().any(|t| t.starts_with(prefix))
+                Event::TYPES.iter().any(|t| t.starts_with(prefix))
             }
             Some(_) => false,
-            None => EVENT_TYPES.contains(&pattern),
+            None => Event::TYPES.contains(&pattern),
         }
 }
 
@@ -93,7 +53,7 @@ pub fn event_types(value: &Value) -> Result<Vec<String>, ScimError> {
     let hint = || {
         format!(
             "use exact types ({}), a prefix pattern such as user.* or group.member.*, or * for all",
-            EVENT_TYPES.join(", ")
+            Event::TYPES.join(", ")
         )
     };
     let Some(items) = value.as_array() else {
@@ -230,14 +190,14 @@ pub fn create(
             at.into(),
         ],
     )?;
-    let data = json!({
-        "webhook_id": id,
-        "url_origin": url_origin(url),
-        "description": description,
-        "event_types": types,
-        "connection_ids": connection_ids,
+    let event = Event::WebhookCreated(kind::WebhookCreated {
+        webhook_id: id.clone(),
+        url_origin: url_origin(url),
+        description: description.clone(),
+        event_types: types.clone(),
+        connection_ids: connection_ids.clone(),
     });
-    event::record(store, random, now, "webhook.created", origin, data)?;
+    event::record(store, random, now, origin, &event)?;
     let mut shown = view(&load(store, &id)?, now)?;
     if let Some(obj) = shown.as_object_mut() {
         obj.insert("secret".into(), secret.into());
@@ -341,14 +301,10 @@ pub fn update(
                  WHERE id = ?",
                 &[id.into()],
             )?;
-            event::record(
-                store,
-                random,
-                now,
-                "webhook.enabled",
-                origin,
-                json!({"webhook_id": id}),
-            )?;
+            let event = Event::WebhookEnabled(kind::WebhookId {
+                webhook_id: id.to_owned(),
+            });
+            event::record(store, random, now, origin, &event)?;
         }
         Some(false) if was_enabled => {
             disable(
@@ -371,14 +327,8 @@ pub fn update(
     if !changed.is_empty() {
         data.insert("webhook_id".into(), id.into());
         data.insert("changed".into(), json!(changed));
-        event::record(
-            store,
-            random,
-            now,
-            "webhook.updated",
-            origin,
-            Value::Object(data),
-        )?;
+        let event = Event::WebhookUpdated(kind::Changes(data));
+        event::record(store, random, now, origin, &event)?;
     }
     get(store, now, id)
 }
@@ -398,14 +348,11 @@ pub fn disable(
          WHERE id = ?",
         &[at.clone().into(), reason.into(), at.into(), id.into()],
     )?;
-    event::record(
-        store,
-        random,
-        now,
-        "webhook.disabled",
-        origin,
-        json!({"webhook_id": id, "reason": reason}),
-    )?;
+    let event = Event::WebhookDisabled(kind::WebhookDisabled {
+        webhook_id: id.to_owned(),
+        reason: reason.to_owned(),
+    });
+    event::record(store, random, now, origin, &event)?;
     Ok(())
 }
 
@@ -418,7 +365,9 @@ pub fn delete(
     origin: Origin,
 ) -> Result<(), ScimError> {
     load(store, id)?;
-    let data = json!({"webhook_id": id});
+    let event = Event::WebhookDeleted(kind::WebhookId {
+        webhook_id: id.to_owned(),
+    });
     super::dead_letter::delete_target(
         store,
         random,
@@ -426,7 +375,7 @@ pub fn delete(
         super::message::TargetKind::Webhook,
         id,
         origin,
-        ("webhook.deleted", data),
+        &event,
     )
 }
 
@@ -454,14 +403,11 @@ pub fn rotate_secret(
             id.into(),
         ],
     )?;
-    event::record(
-        store,
-        random,
-        now,
-        "webhook.secret_rotated",
-        origin,
-        json!({"webhook_id": id, "previous_secret_expires_at": until}),
-    )?;
+    let event = Event::WebhookSecretRotated(kind::WebhookSecretRotated {
+        webhook_id: id.to_owned(),
+        previous_secret_expires_at: until.clone(),
+    });
+    event::record(store, random, now, origin, &event)?;
     Ok(json!({"secret": secret, "previous_secret_expires_at": until}))
 }
 

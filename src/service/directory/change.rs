@@ -9,7 +9,8 @@ use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
 use crate::service::clock::Random;
 use crate::service::connection::token::Principal;
-use crate::service::event::{self, Origin};
+use crate::service::event::kind::{MembersChanged, ResourceChanged, SessionsRevoked, UserCreated};
+use crate::service::event::{self, Event, Origin};
 use crate::service::mapping::view::{profile_of, subject_of};
 use crate::service::session;
 use crate::service::store::Store;
@@ -72,24 +73,33 @@ pub fn record<R: Resources>(
         changed.push("members".into());
     }
     let id = after.or(before).map(R::id).unwrap_or_default();
-    let mut data = serde_json::json!({
-        "resource_type": R::KIND.name(),
-        "id": id,
-        "changed": changed,
-        "resource": new,
-    });
-    if noun == "user" {
-        if let Some(resource) = &new {
-            data["profile"] = profile_of(store, resource)?;
-        }
-    }
-    let kind = format!("{noun}.{verb}");
+    let profile = match (&new, noun) {
+        (Some(resource), "user") => Some(profile_of(store, resource)?),
+        _ => None,
+    };
+    let change = ResourceChanged {
+        resource_type: R::KIND.name(),
+        id: id.to_owned(),
+        changed,
+        resource: new.clone(),
+        profile,
+    };
+    let event = match (noun, verb) {
+        ("user", "created") => Event::UserCreated(UserCreated::Provisioned(change)),
+        ("user", "deactivated") => Event::UserDeactivated(change),
+        ("user", "reactivated") => Event::UserReactivated(change),
+        ("user", "deleted") => Event::UserDeleted(change),
+        ("user", _) => Event::UserUpdated(change),
+        (_, "created") => Event::GroupCreated(change),
+        (_, "deleted") => Event::GroupDeleted(change),
+        _ => Event::GroupUpdated(change),
+    };
     let actor = format!("token:{}", principal.token_id);
     let origin = Origin {
         actor: &actor,
         request_id: ctx.request_id,
     };
-    event::record(store, random, ctx.now, &kind, origin, data)?;
+    event::record(store, random, ctx.now, origin, &event)?;
     if noun == "user" && (verb == "deactivated" || verb == "deleted") {
         if let Some(user) = new.as_ref().or(old.as_ref()) {
             revoke_sessions(store, random, ctx, origin, id, user, verb)?;
@@ -104,7 +114,7 @@ pub fn record<R: Resources>(
             ctx,
             origin,
             (id, name),
-            "added",
+            Direction::Added,
             &changes.added,
         )?;
         record_members(
@@ -113,7 +123,7 @@ pub fn record<R: Resources>(
             ctx,
             origin,
             (id, name),
-            "removed",
+            Direction::Removed,
             &changes.removed,
         )?;
     }
@@ -137,12 +147,19 @@ pub fn record<R: Resources>(
                 ctx,
                 origin,
                 (group_id, name),
-                "removed",
+                Direction::Removed,
                 &gone,
             )?;
         }
     }
     Ok(())
+}
+
+/// Which way members moved.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    Added,
+    Removed,
 }
 
 /// Most members one `group.member.added` / `group.member.removed` event lists; a larger change
@@ -157,21 +174,23 @@ fn record_members(
     ctx: &Ctx,
     origin: Origin,
     (group_id, display_name): (&str, &str),
-    direction: &str,
+    direction: Direction,
     members: &[Member],
 ) -> Result<(), ScimError> {
-    let kind = format!("group.member.{direction}");
     for chunk in members.chunks(MEMBERS_PER_EVENT) {
-        let members: Vec<Value> = chunk
-            .iter()
-            .map(|m| serde_json::json!({"value": m.value, "type": m.kind}))
-            .collect();
-        let data = serde_json::json!({
-            "group_id": group_id,
-            "display_name": display_name,
-            "members": members,
-        });
-        event::record(store, random, ctx.now, &kind, origin, data)?;
+        let change = MembersChanged {
+            group_id: group_id.to_owned(),
+            display_name: display_name.to_owned(),
+            members: chunk
+                .iter()
+                .map(|m| serde_json::json!({"value": m.value, "type": m.kind}))
+                .collect(),
+        };
+        let event = match direction {
+            Direction::Added => Event::GroupMemberAdded(change),
+            Direction::Removed => Event::GroupMemberRemoved(change),
+        };
+        event::record(store, random, ctx.now, origin, &event)?;
     }
     Ok(())
 }
@@ -194,14 +213,13 @@ fn revoke_sessions(
         session::DEACTIVATED
     };
     let revoked = session::revoke_user(store, ctx.now, user_id, reason)?;
-    let data = serde_json::json!({
-        "user_id": user_id,
-        "subject": subject_of(store, user)?,
-        "reason": reason,
-        "sessions": revoked.sessions,
-        "refresh_tokens": revoked.refresh_tokens,
+    let event = Event::UserSessionsRevoked(SessionsRevoked {
+        user_id: user_id.to_owned(),
+        subject: subject_of(store, user)?,
+        reason,
+        sessions: revoked.sessions,
+        refresh_tokens: revoked.refresh_tokens,
     });
-    let kind = "user.sessions_revoked";
-    event::record(store, random, ctx.now, kind, origin, data)?;
+    event::record(store, random, ctx.now, origin, &event)?;
     Ok(())
 }

@@ -8,7 +8,8 @@ use super::group;
 use super::user::{self, Ctx};
 use crate::scim::ScimError;
 use crate::service::clock::Random;
-use crate::service::event::{self, Origin};
+use crate::service::event::kind::UserCreated;
+use crate::service::event::{self, Event, Origin};
 use crate::service::mapping::view::{stored, ProfileView};
 use crate::service::page::{cursor, PageRequest};
 use crate::service::store::{text, transact, Store};
@@ -164,8 +165,11 @@ pub fn import(
         let outcome = mapping.to_scim(profile).and_then(|(scim, ignored)| {
             transact(store, || {
                 let created = user::create(store, ctx, random, &scim)?;
-                let data = json!({"user_id": created.id, "via": "import"});
-                event::record(store, random, ctx.now, "user.created", origin, data)?;
+                let event = Event::UserCreated(UserCreated::Imported {
+                    user_id: created.id.clone(),
+                    via: "import",
+                });
+                event::record(store, random, ctx.now, origin, &event)?;
                 Ok::<_, ScimError>(created)
             })
             .map(|u| (u, ignored))

@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use super::kind::Event;
 use super::origin::Origin;
 use super::outbox::{self, envelope, EVENT_COLUMNS};
 use crate::scim::ScimError;
@@ -23,11 +24,10 @@ pub fn record(
     store: &dyn Store,
     random: &mut dyn Random,
     now: Timestamp,
-    kind: &str,
     origin: Origin,
-    data: Value,
+    event: &Event,
 ) -> Result<String, ScimError> {
-    let (id, seq) = append(store, random, now, kind, origin, data)?;
+    let (id, seq) = append(store, random, now, event.type_name(), origin, event.data()?)?;
     outbox::enqueue(store, seq)?;
     Ok(id)
 }

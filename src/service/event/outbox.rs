@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::scim::ScimError;
-use crate::service::connection::connection_id;
+use crate::service::connection::identity::connection_id;
 use crate::service::store::{text, Row, Store, StoreError};
 
 /// Largest envelope sent as it is. Queues take 128 KB per message; bigger envelopes lose their

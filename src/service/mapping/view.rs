@@ -4,7 +4,9 @@ use serde_json::Value;
 
 use super::rule::{IdpKind, Mapping};
 use crate::scim::ScimError;
+use crate::service::clock::{Random, Timestamp};
 use crate::service::connection::settings;
+use crate::service::event::{self, kind, Event, Origin};
 use crate::service::store::{opt_text, Store};
 
 /// The connection's mapping: the one the admin set, else the default for its IdP kind.
@@ -67,4 +69,42 @@ impl ProfileView {
         }
         profile
     }
+}
+
+/// `PUT /mapping`: stores a parsed mapping as the connection's and records `mapping.updated`.
+pub fn save(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    now: Timestamp,
+    origin: Origin,
+    mapping: Mapping,
+) -> Result<(), ScimError> {
+    let raw =
+        serde_json::to_string(&mapping).map_err(|e| ScimError::internal_because(e.to_string()))?;
+    store.execute(
+        "INSERT INTO setting (key, value) VALUES ('mapping', ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &[raw.into()],
+    )?;
+    let event = Event::MappingUpdated(kind::MappingUpdated { mapping });
+    event::record(store, random, now, origin, &event)?;
+    Ok(())
+}
+
+/// `DELETE /mapping`: back to the default of the IdP kind; records `mapping.reset`.
+pub fn reset(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    now: Timestamp,
+    origin: Origin,
+) -> Result<(), ScimError> {
+    store.execute("DELETE FROM setting WHERE key = 'mapping'", &[])?;
+    event::record(
+        store,
+        random,
+        now,
+        origin,
+        &Event::MappingReset(kind::Empty {}),
+    )?;
+    Ok(())
 }

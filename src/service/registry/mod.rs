@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::scim::ScimError;
 use crate::service::clock::{random_id, Random, Timestamp};
 use crate::service::connection::valid_name;
-use crate::service::event::{self, Origin};
+use crate::service::event::{self, kind, Event, Origin};
 use crate::service::page::{cursor, PageRequest};
 use crate::service::store::{text, Row, Store};
 
@@ -102,14 +102,11 @@ pub fn delete(
 ) -> Result<(), ScimError> {
     let deleted = get(store, "", id)?;
     store.execute("DELETE FROM connection WHERE id = ?", &[id.into()])?;
-    event::record(
-        store,
-        random,
-        now,
-        "connection.deleted",
-        origin,
-        json!({"connection_id": id, "name": deleted.get("name")}),
-    )?;
+    let event = Event::ConnectionDeleted(kind::ConnectionDeleted {
+        connection_id: id.to_owned(),
+        name: deleted.get("name").cloned().unwrap_or(Value::Null),
+    });
+    event::record(store, random, now, origin, &event)?;
     Ok(())
 }
 

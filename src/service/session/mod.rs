@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use super::directory::user;
 use crate::scim::ScimError;
 use crate::service::clock::{random_id, Random, Timestamp};
-use crate::service::event::{self, Origin};
+use crate::service::event::{self, kind, Event, Origin};
 use crate::service::store::{int, opt_text, text, Row, Store};
 
 /// Longest `sid`, `client_id` or `user_id` accepted.
@@ -267,13 +267,13 @@ pub fn register_session(
         ],
     )?;
     let session = one_session(store, now, &body.sid)?;
-    let data = json!({
-        "sid": session["sid"],
-        "user_id": session["user_id"],
-        "client_id": session["client_id"],
-        "expires_at": session["expires_at"],
+    let event = Event::SessionCreated(kind::SessionCreated {
+        sid: session["sid"].clone(),
+        user_id: session["user_id"].clone(),
+        client_id: session["client_id"].clone(),
+        expires_at: session["expires_at"].clone(),
     });
-    event::record(store, random, now, "session.created", origin, data)?;
+    event::record(store, random, now, origin, &event)?;
     Ok(session)
 }
 
@@ -308,13 +308,13 @@ pub fn logout_session(
         .iter()
         .map(|row| text(row, 1))
         .collect::<Result<Vec<_>, _>>()?;
-    let data = json!({
-        "sid": session["sid"],
-        "user_id": session["user_id"],
-        "client_id": session["client_id"],
-        "refresh_tokens": ids,
+    let event = Event::SessionEnded(kind::SessionEnded {
+        sid: session["sid"].clone(),
+        user_id: session["user_id"].clone(),
+        client_id: session["client_id"].clone(),
+        refresh_tokens: ids,
     });
-    event::record(store, random, now, "session.ended", origin, data)?;
+    event::record(store, random, now, origin, &event)?;
     Ok(())
 }
 
@@ -397,26 +397,20 @@ pub fn register_refresh_token(
         ],
     )?;
     let token = one_token(store, now, &id)?;
-    event::record(
-        store,
-        random,
-        now,
-        "refresh_token.created",
-        origin,
-        token_event(&token),
-    )?;
+    let event = Event::RefreshTokenCreated(token_event(&token));
+    event::record(store, random, now, origin, &event)?;
     Ok(token)
 }
 
 /// What `refresh_token.created` and `refresh_token.revoked` say of a token: who holds it, never
 /// the token or its hash.
-fn token_event(token: &Value) -> Value {
-    json!({
-        "id": token["id"],
-        "user_id": token["user_id"],
-        "client_id": token["client_id"],
-        "sid": token["sid"],
-    })
+fn token_event(token: &Value) -> kind::RefreshToken {
+    kind::RefreshToken {
+        id: token["id"].clone(),
+        user_id: token["user_id"].clone(),
+        client_id: token["client_id"].clone(),
+        sid: token["sid"].clone(),
+    }
 }
 
 /// `DELETE /refresh-tokens/{id}`: the app revoked it (RFC 7009); records
@@ -437,8 +431,8 @@ pub fn revoke_refresh_token(
     if revoked.is_empty() {
         return Ok(());
     }
-    let data = token_event(&token);
-    event::record(store, random, now, "refresh_token.revoked", origin, data)?;
+    let event = Event::RefreshTokenRevoked(token_event(&token));
+    event::record(store, random, now, origin, &event)?;
     Ok(())
 }
 
