@@ -1,0 +1,342 @@
+//! The Worker's routing: every request gets an id, an oversized body is refused, and each path
+//! goes to the object that serves it (a connection's, or the registry) after the plane's bearer
+//! check. A connection's create, read, update and delete span both kinds of object: those are
+//! the flows of `api::admin::lifecycle`, carried by [`super::lifecycle`].
+
+use futures_util::StreamExt;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use worker::{Env, Method, Request, Response, Result, Stub};
+
+use crate::api::admin::lifecycle::{
+    CreateConnection, DeleteConnection, GetConnection, UpdateConnection,
+};
+use crate::api::http::{
+    HttpResponse, RequestUrl, MAX_BODY_BYTES, ORIGIN_HEADER, REQUEST_ID_HEADER,
+};
+use crate::api::json::admin_error;
+use crate::scim::ScimError;
+use crate::service::clock::{OsRandom, Random};
+use crate::service::registry::is_connection_id;
+
+use super::connection::BASE_URL_HEADER;
+use super::consumer::signing_keys;
+use super::http::{forward, request_url, to_platform};
+use super::lifecycle::{drive, Admin};
+use super::stub::{connection_stub, registry_stub};
+
+/// A request to the Worker, answered. Every request gets an id: it travels to the object (and
+/// into the events the request records) and back to the client as `X-Request-Id`.
+pub async fn handle(mut req: Request, env: Env) -> Result<Response> {
+    let request_id = new_request_id()?;
+    let response = match refuse_oversized(&mut req).await? {
+        Some(refused) => refused,
+        None => {
+            let req = forward(
+                &req,
+                &req.inner().url(),
+                &[(REQUEST_ID_HEADER, &request_id)],
+            )?;
+            route(req, env).await?
+        }
+    };
+    let headers = response.headers().clone();
+    headers.set(REQUEST_ID_HEADER, &request_id)?;
+    Ok(response.with_headers(headers))
+}
+
+/// A body declared larger than the limit is refused here, before it is forwarded anywhere, and
+/// read to the end first (chunk by chunk, nothing kept): in workerd, an object that answers
+/// without reading a streamed request body can break the client's connection instead of
+/// delivering the 413. Bodies without a length are judged by the object as it reads them.
+async fn refuse_oversized(req: &mut Request) -> Result<Option<Response>> {
+    let declared = req
+        .headers()
+        .get("content-length")?
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_none_or(|len| len <= MAX_BODY_BYTES as u64) {
+        return Ok(None);
+    }
+    if let Ok(mut body) = req.stream() {
+        while let Some(Ok(_)) = body.next().await {}
+    }
+    let error = ScimError::payload_too_large(MAX_BODY_BYTES);
+    let response = if request_url(req).path().starts_with("/scim/") {
+        error.into()
+    } else {
+        admin_error(&error)
+    };
+    to_platform(response).map(Some)
+}
+
+fn new_request_id() -> Result<String> {
+    let mut bytes = [0u8; 12];
+    OsRandom
+        .fill(&mut bytes)
+        .map_err(|e| worker::Error::RustError(e.detail))?;
+    Ok(format!(
+        "req_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
+async fn route(req: Request, env: Env) -> Result<Response> {
+    let url = request_url(&req);
+    let path = url.path().to_owned();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["scim", "v2", connection_id, ..] => scim(req, &env, &url, connection_id).await,
+        ["setup", connection_id, ..] => setup_link(req, &env, &url, connection_id).await,
+        ["v1", "connections", connection_id, rest @ ..] => {
+            if !bearer_matches(&req, &env, "APP_API_TOKEN") {
+                return to_platform(
+                    admin_error(&ScimError::unauthorized())
+                        .with_header("www-authenticate", "Bearer realm=\"app\""),
+                );
+            }
+            app(req, &env, &url, connection_id, rest).await
+        }
+        ["admin", "v1", rest @ ..] => {
+            if !bearer_matches(&req, &env, "ADMIN_TOKEN") {
+                return to_platform(
+                    admin_error(&ScimError::unauthorized())
+                        .with_header("www-authenticate", "Bearer realm=\"admin\""),
+                );
+            }
+            admin(req, &env, &url, rest).await
+        }
+        // The public keys that verify OIDC back-channel logout tokens.
+        [".well-known", "jwks.json"] if req.method() == Method::Get => match signing_keys(&env) {
+            Some(keys) => to_platform(
+                HttpResponse::plain_json(200, &keys.jwks())
+                    .with_header("cache-control", "public, max-age=300"),
+            ),
+            None => to_platform(admin_error(&ScimError::new(
+                503,
+                None,
+                "No logout signing keys are configured (LOGOUT_SIGNING_KEYS).",
+            ))),
+        },
+        [] | ["health"] => to_platform(HttpResponse::plain_json(
+            200,
+            &json!({"service": "scim-edge", "status": "ok"}),
+        )),
+        _ => to_platform(admin_error(&ScimError::not_found(format!(
+            "Nothing at {path}."
+        )))),
+    }
+}
+
+fn origin(url: &RequestUrl) -> String {
+    url.origin().to_owned()
+}
+
+/// Routes `/scim/v2/{connection_id}/…` to that connection's object, which checks the token.
+async fn scim(req: Request, env: &Env, url: &RequestUrl, connection_id: &str) -> Result<Response> {
+    if !is_connection_id(connection_id) {
+        // Same answer as a wrong token: no hint whether the connection exists.
+        return to_platform(ScimError::unauthorized().into());
+    }
+    let prefix = format!("/scim/v2/{connection_id}");
+    let rest = url
+        .path()
+        .strip_prefix(&prefix)
+        .unwrap_or_default()
+        .to_owned();
+    let base_url = format!("{}{prefix}", origin(url));
+    let target = match url.query() {
+        Some(q) => format!("https://connection/scim{rest}?{q}"),
+        None => format!("https://connection/scim{rest}"),
+    };
+    let forwarded = forward(&req, &target, &[(BASE_URL_HEADER, &base_url)])?;
+    connection_stub(env, connection_id)?
+        .fetch_with_request(forwarded)
+        .await
+}
+
+/// Routes `/setup/{connection_id}/…` (the self-service setup page; the link's secret is its
+/// credential) to that connection's object.
+async fn setup_link(
+    req: Request,
+    env: &Env,
+    url: &RequestUrl,
+    connection_id: &str,
+) -> Result<Response> {
+    let prefix = format!("/setup/{connection_id}");
+    let rest = url
+        .path()
+        .strip_prefix(&prefix)
+        .unwrap_or_default()
+        .to_owned();
+    if !is_connection_id(connection_id) {
+        let method = req.method().to_string();
+        return to_platform(crate::api::setup::invalid_link(&method, &rest));
+    }
+    let base_url = format!("{}/scim/v2/{connection_id}", origin(url));
+    let target = format!("https://connection/setup{rest}");
+    let forwarded = forward(&req, &target, &[(BASE_URL_HEADER, &base_url)])?;
+    connection_stub(env, connection_id)?
+        .fetch_with_request(forwarded)
+        .await
+}
+
+/// The app's runtime API (`/v1/connections/{id}/…`): routed to the connection's object.
+async fn app(
+    req: Request,
+    env: &Env,
+    url: &RequestUrl,
+    connection_id: &str,
+    rest: &[&str],
+) -> Result<Response> {
+    if !is_connection_id(connection_id) {
+        return to_platform(admin_error(&ScimError::not_found(format!(
+            "Connection {connection_id} not found."
+        ))));
+    }
+    let base_url = format!("{}/scim/v2/{connection_id}", origin(url));
+    let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let target = format!("https://connection/app/{}{query}", rest.join("/"));
+    let forwarded = forward(&req, &target, &[(BASE_URL_HEADER, &base_url)])?;
+    connection_stub(env, connection_id)?
+        .fetch_with_request(forwarded)
+        .await
+}
+
+/// `Authorization: Bearer <secret>` for the secret named `name`, compared in constant time over
+/// SHA-256 digests. An unset or empty secret matches nothing.
+fn bearer_matches(req: &Request, env: &Env, name: &str) -> bool {
+    let Ok(expected) = env.secret(name).map(|s| s.to_string()) else {
+        return false;
+    };
+    if expected.is_empty() {
+        return false;
+    }
+    let presented = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .and_then(|h| {
+            let (scheme, token) = h.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let a = Sha256::digest(presented.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    bool::from(a.ct_eq(&b))
+}
+
+/// The admin API (`/admin/v1`); see ARCHITECTURE.md for the contract.
+async fn admin(mut req: Request, env: &Env, url: &RequestUrl, rest: &[&str]) -> Result<Response> {
+    let origin = origin(url);
+    let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let calls = Admin {
+        req: &req,
+        env,
+        origin: &origin,
+        query: &query,
+    };
+    let registry = registry_stub(env)?;
+    let to_registry = |req: &Request, path: &str| {
+        forward(
+            req,
+            &format!("https://registry{path}{query}"),
+            &[(ORIGIN_HEADER, &origin)],
+        )
+    };
+    match (req.method(), rest) {
+        (Method::Post, ["connections"]) => {
+            let (flow, first) = CreateConnection::start();
+            drive(&calls, flow, first).await
+        }
+        (_, ["connections"]) => {
+            registry
+                .fetch_with_request(to_registry(&req, "/connections")?)
+                .await
+        }
+        (Method::Get, ["connections", id]) => {
+            let (flow, first) = GetConnection::start(id);
+            drive(&calls, flow, first).await
+        }
+        (Method::Patch, ["connections", id]) => {
+            let body = req.text().await?;
+            let (flow, first) = UpdateConnection::start(id, body);
+            let calls = Admin {
+                req: &req,
+                env,
+                origin: &origin,
+                query: &query,
+            };
+            drive(&calls, flow, first).await
+        }
+        (Method::Delete, ["connections", id]) => {
+            let (flow, first) = DeleteConnection::start(id);
+            drive(&calls, flow, first).await
+        }
+        (Method::Post, ["connections", id, "setup-links"]) => {
+            if !is_connection_id(id) {
+                return to_platform(admin_error(&ScimError::not_found(format!(
+                    "Connection {id} not found."
+                ))));
+            }
+            let target = "https://connection/admin/setup-links";
+            let origin_header = (ORIGIN_HEADER, origin.as_str());
+            connection_stub(env, id)?
+                .fetch_with_request(forward(&req, target, &[origin_header])?)
+                .await
+        }
+        (Method::Post, ["connections", id, "faults"]) if is_connection_id(id) => {
+            connection_stub(env, id)?
+                .fetch_with_request(forward(&req, "https://connection/admin/faults", &[])?)
+                .await
+        }
+        (_, ["webhooks" | "clients", ..]) | (Method::Get, ["events"]) => {
+            registry_admin(req, &registry, &format!("/{}{query}", rest.join("/"))).await
+        }
+        (Method::Get, ["connections", id, "events"]) if is_connection_id(id) => {
+            let target = format!("https://connection/admin/events{query}");
+            connection_stub(env, id)?
+                .fetch_with_request(forward(&req, &target, &[])?)
+                .await
+        }
+        (_, ["connections", id, "mapping", tail @ ..]) if is_connection_id(id) => {
+            let target = format!("https://connection/admin/mapping/{}{query}", tail.join("/"));
+            connection_stub(env, id)?
+                .fetch_with_request(forward(&req, &target, &[])?)
+                .await
+        }
+        (_, ["connections", id, "tokens", tail @ ..]) => {
+            if !is_connection_id(id) {
+                return to_platform(admin_error(&ScimError::not_found(format!(
+                    "Connection {id} not found."
+                ))));
+            }
+            let mut path = String::from("/admin/tokens");
+            for segment in tail {
+                path.push('/');
+                path.push_str(segment);
+            }
+            let target = format!("https://connection{path}");
+            connection_stub(env, id)?
+                .fetch_with_request(forward(&req, &target, &[])?)
+                .await
+        }
+        _ => to_platform(admin_error(&ScimError::not_found(format!(
+            "No admin route {} {}.",
+            req.method(),
+            url.path()
+        )))),
+    }
+}
+
+/// Webhooks, clients, dead letters and the registry's own event log live in the registry (a
+/// replay goes on the queue through the registry's outbox).
+async fn registry_admin(req: Request, registry: &Stub, path: &str) -> Result<Response> {
+    let target = format!("https://registry{path}");
+    registry
+        .fetch_with_request(forward(&req, &target, &[])?)
+        .await
+}
