@@ -651,3 +651,120 @@ fn registry_events_fan_out_to_unrestricted_endpoints_only() {
     assert_eq!(res["rejected"][0]["index"], 0);
     assert!(res["deliveries"].as_array().unwrap().is_empty());
 }
+
+/// What the queue consumer does with the registry, on the types it uses: the outbox's messages
+/// parse as typed queue messages and serialise back unchanged; the routing envelopes fan out;
+/// the targets and the verdicts read back typed; a replayed dead letter is a typed delivery.
+#[test]
+fn the_consumer_reads_queue_messages_and_registry_answers_typed() {
+    use scim_edge::service::delivery::fanout::{FanoutAnswer, FanoutQuery, Targets};
+    use scim_edge::service::delivery::message::{Delivery, Envelope, QueueMessage};
+    use scim_edge::service::delivery::retry_policy::{Decision, RetryPolicy};
+    use scim_edge::service::delivery::verdict::AttemptsAnswer;
+
+    let mut r = Registry::new();
+    let a = r.connection("A");
+    let w = r.webhook(json!({"url": "https://all.example.com/"}));
+    let wid = id(&w);
+    r.client(json!({"client_id": "web", "backchannel_logout_uri": "https://rp.example/bcl"}));
+    // The registry's own events, as its outbox sends them.
+    let pending = outbox::pending(&r.store, Scope::Registry, 100).unwrap();
+    assert_eq!(pending.len(), 2);
+    let mut events: Vec<Envelope> = Vec::new();
+    for p in &pending {
+        let message = QueueMessage::parse(&p.message).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&message.to_json()).unwrap(),
+            serde_json::from_str::<Value>(&p.message).unwrap()
+        );
+        let QueueMessage::Event(e) = message else {
+            panic!("an event: {}", p.message)
+        };
+        assert_eq!(e.connection_id, None);
+        events.push(e);
+    }
+    // A connection's revoked sessions, as its outbox would send them.
+    let revoked = envelope(
+        "evt_r",
+        "user.sessions_revoked",
+        &a,
+        json!({"subject": "u1", "sessions": [{"client_id": "web", "sid": "s1"}]}),
+    );
+    let QueueMessage::Event(revoked) = QueueMessage::parse(&revoked.to_string()).unwrap() else {
+        panic!("an event")
+    };
+    events.push(revoked);
+    // The fan-out, as the consumer asks for it.
+    let slim: Vec<Envelope> = events.iter().map(Envelope::for_routing).collect();
+    let query = serde_json::to_value(FanoutQuery { events: &slim }).unwrap();
+    assert!(query["events"][0].get("data").is_none());
+    assert_eq!(query["events"][2]["data"]["subject"], "u1");
+    let raw = r.ok("POST", "/internal/fanout", Some(query), 200);
+    let answer: FanoutAnswer = serde_json::from_value(raw.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&answer).unwrap(), raw);
+    let kinds: Vec<(&str, &str)> = answer
+        .deliveries
+        .iter()
+        .map(|d| (d.kind().as_str(), d.target()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("webhook", wid.as_str()),
+            ("webhook", wid.as_str()),
+            ("webhook", wid.as_str()),
+            ("logout", "web")
+        ]
+    );
+    assert!(answer.rejected.is_empty());
+    // The targets.
+    let raw = r.ok(
+        "POST",
+        "/internal/targets",
+        Some(json!({"webhooks": [wid], "clients": ["web"]})),
+        200,
+    );
+    let targets: Targets = serde_json::from_value(raw.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&targets).unwrap(), raw);
+    assert_eq!(targets.webhooks[&wid].secrets, [w["secret"].clone()]);
+    assert_eq!(targets.clients["web"].uri, "https://rp.example/bcl");
+    // The verdicts, under the policy the consumer sends.
+    let policy = RetryPolicy::parse(Some("1,2"), Some("0")).unwrap();
+    let delivery = serde_json::to_value(&answer.deliveries[3]).unwrap();
+    let raw = r.ok(
+        "POST",
+        "/internal/attempts",
+        Some(json!({
+            "policy": policy,
+            "attempts": [
+                {"delivery": delivery, "attempt": 1, "ok": false, "status": 302, "error": "HTTP 302"},
+                {"delivery": delivery, "attempt": 3, "ok": false, "error": "request failed"},
+            ],
+        })),
+        200,
+    );
+    let verdicts: AttemptsAnswer = serde_json::from_value(raw.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&verdicts).unwrap(), raw);
+    assert_eq!(
+        verdicts.decisions,
+        [Decision::Retry { delay_seconds: 1 }, Decision::DeadLetter]
+    );
+    // The dead letter, replayed: a typed delivery, first attempt again.
+    sent(&mut r);
+    r.ok("POST", "/clients/web/dead-letters/replay", None, 202);
+    let queued: Vec<QueueMessage> = outbox::pending(&r.store, Scope::Registry, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|p| matches!(p.key, Key::Message(_)))
+        .map(|p| QueueMessage::parse(&p.message).unwrap())
+        .collect();
+    let [QueueMessage::Delivery(replayed)] = queued.as_slice() else {
+        panic!("one delivery: {queued:?}")
+    };
+    assert_eq!(replayed.attempt, 1);
+    assert_eq!(replayed.delivery, answer.deliveries[3]);
+    assert!(matches!(
+        &replayed.delivery,
+        Delivery::Logout { sub: Some(s), sid: Some(i), .. } if s == "u1" && i == "s1"
+    ));
+}

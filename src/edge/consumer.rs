@@ -13,37 +13,43 @@
 use std::collections::HashMap;
 
 use futures_util::future::join_all;
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
 use worker::{
     Env, Fetch, Headers, MessageBatch, MessageExt, Method, QueueRetryOptionsBuilder, RawMessage,
     Request, RequestInit,
 };
 
 use crate::service::clock::{OsRandom, Random};
-use crate::service::delivery::logout_token::{finish, LogoutClaims, SigningKeys};
-use crate::service::delivery::signature::{parse_secret, signature_header, WebhookSecret};
+use crate::service::delivery::fanout::{FanoutAnswer, FanoutQuery, Targets, TargetsRequest};
+use crate::service::delivery::logout_token::SigningKeys;
+use crate::service::delivery::message::{
+    Delivery, DeliveryMessage, Envelope, QueueMessage, TargetKind,
+};
+use crate::service::delivery::request::{
+    classify, prepare, LogoutSigner, OutboundRequest, Outcome, Prepared,
+};
+use crate::service::delivery::retry_policy::{Decision, RetryPolicy, MAX_DELAY_SECONDS};
+use crate::service::delivery::verdict::{AttemptsAnswer, AttemptsRequest};
 
 /// How long one delivery attempt may take.
 const ATTEMPT_TIMEOUT_MS: u32 = 10_000;
 /// Delay before a message the consumer could not process at all comes back.
 const BACKOFF_SECONDS: u32 = 15;
-/// Lifetime of a logout token (`exp - iat`).
-const LOGOUT_TOKEN_SECONDS: i64 = 120;
 
 pub async fn consume(batch: MessageBatch<Value>, env: Env) {
     let mut events = Vec::new();
     let mut deliveries = Vec::new();
     for message in batch.raw_iter() {
         let body = message.body().as_string().unwrap_or_default();
-        match serde_json::from_str::<Value>(&body) {
-            Ok(v) if v.get("kind").and_then(Value::as_str).is_some() => {
-                deliveries.push((message, v))
-            }
-            Ok(v) if v.get("id").and_then(Value::as_str).is_some() => events.push((message, v)),
-            _ => {
+        match QueueMessage::parse(&body) {
+            Ok(QueueMessage::Delivery(d)) => deliveries.push((message, d)),
+            Ok(QueueMessage::Event(e)) => events.push((message, e)),
+            Err(e) => {
                 // Nothing can ever make sense of it: drop it rather than loop.
                 worker::console_error!(
-                    "queue: dropping a message that is neither event nor delivery"
+                    "queue: dropping a message that is neither event nor delivery: {e}"
                 );
                 message.ack();
             }
@@ -67,45 +73,32 @@ fn retry_later(message: &RawMessage) {
 
 /// Events → deliveries (one per matching webhook endpoint and logout target), enqueued; then
 /// the events are acked. Any failure retries the events: deliveries are idempotent by event id.
-async fn fan_out(env: &Env, events: Vec<(RawMessage, Value)>) {
+async fn fan_out(env: &Env, events: Vec<(RawMessage, Envelope)>) {
     // The registry routes on type and connection (and, for revoked sessions, on the sessions):
     // it gets the envelopes without their data otherwise, and each delivery gets its full
     // envelope back here.
-    let full: HashMap<&str, &Value> = events
-        .iter()
-        .filter_map(|(_, v)| Some((v.get("id")?.as_str()?, v)))
-        .collect();
-    let slim: Vec<Value> = events
-        .iter()
-        .map(|(_, v)| {
-            let mut v = v.clone();
-            if v["type"] != "user.sessions_revoked" {
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("data");
+    let full: HashMap<&str, &Envelope> = events.iter().map(|(_, e)| (e.id.as_str(), e)).collect();
+    let slim: Vec<Envelope> = events.iter().map(|(_, e)| e.for_routing()).collect();
+    let outcome = async {
+        let answer: FanoutAnswer =
+            registry_call(env, "/internal/fanout", &FanoutQuery { events: &slim }).await?;
+        let mut messages = Vec::with_capacity(answer.deliveries.len());
+        for mut delivery in answer.deliveries {
+            let id = delivery.event().get("id").and_then(Value::as_str);
+            if let Some(envelope) = id.and_then(|id| full.get(id)) {
+                let envelope = serde_json::to_value(envelope).map_err(|e| e.to_string())?;
+                match &mut delivery {
+                    Delivery::Webhook { event, .. } | Delivery::Logout { event, .. } => {
+                        *event = envelope
+                    }
                 }
             }
-            v
-        })
-        .collect();
-    let outcome = async {
-        let answer = registry_call(env, "/internal/fanout", &json!({"events": slim})).await?;
-        let deliveries = answer
-            .get("deliveries")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let messages: Vec<String> = deliveries
-            .into_iter()
-            .map(|mut d| {
-                let id = d["event"]["id"].as_str().unwrap_or_default();
-                if let Some(envelope) = full.get(id) {
-                    d["event"] = (*envelope).clone();
-                }
-                d["attempt"] = json!(1);
-                d.to_string()
-            })
-            .collect();
-        enqueue(env, messages, 0).await
+            messages.push(QueueMessage::Delivery(DeliveryMessage {
+                delivery,
+                attempt: 1,
+            }));
+        }
+        enqueue(env, &messages, 0).await
     }
     .await;
     for (message, _) in &events {
@@ -123,14 +116,14 @@ async fn fan_out(env: &Env, events: Vec<(RawMessage, Value)>) {
 }
 
 /// Sends messages to the `EVENTS` queue, 100 at a time, after `delay` seconds.
-pub async fn enqueue(env: &Env, messages: Vec<String>, delay: u32) -> Result<(), String> {
+pub async fn enqueue(env: &Env, messages: &[QueueMessage], delay: u32) -> Result<(), String> {
     if messages.is_empty() {
         return Ok(());
     }
     let queue = env.queue("EVENTS").map_err(|e| e.to_string())?;
     for chunk in messages.chunks(100) {
         let batch = worker::BatchMessageBuilder::new()
-            .messages(chunk.to_vec())
+            .messages(chunk.iter().map(QueueMessage::to_json).collect::<Vec<_>>())
             .delay_seconds(delay)
             .build();
         queue.send_batch(batch).await.map_err(|e| e.to_string())?;
@@ -138,43 +131,24 @@ pub async fn enqueue(env: &Env, messages: Vec<String>, delay: u32) -> Result<(),
     Ok(())
 }
 
-/// Where and how to deliver, as the registry knows it now.
-struct Targets(Value);
-
-impl Targets {
-    fn webhook(&self, id: &str) -> Option<(String, Vec<WebhookSecret>)> {
-        let w = self.0.get("webhooks")?.get(id)?;
-        let url = w.get("url")?.as_str()?.to_owned();
-        let secrets = w
-            .get("secrets")?
-            .as_array()?
-            .iter()
-            .filter_map(|s| parse_secret(s.as_str()?).ok())
-            .collect::<Vec<_>>();
-        (!secrets.is_empty()).then_some((url, secrets))
-    }
-
-    fn client(&self, id: &str) -> Option<String> {
-        let c = self.0.get("clients")?.get(id)?;
-        Some(c.get("uri")?.as_str()?.to_owned())
-    }
-}
-
 /// One attempt per delivery, concurrently; the registry judges them all in one call.
-async fn deliver(env: &Env, deliveries: Vec<(RawMessage, Value)>) {
-    let ids = |kind: &str| -> Vec<&str> {
-        let mut ids: Vec<&str> = deliveries
+async fn deliver(env: &Env, deliveries: Vec<(RawMessage, DeliveryMessage)>) {
+    let ids = |kind: TargetKind| -> Vec<String> {
+        let mut ids: Vec<String> = deliveries
             .iter()
-            .filter(|(_, d)| d["kind"] == kind)
-            .filter_map(|(_, d)| d["target"].as_str())
+            .filter(|(_, d)| d.delivery.kind() == kind)
+            .map(|(_, d)| d.delivery.target().to_owned())
             .collect();
         ids.sort_unstable();
         ids.dedup();
         ids
     };
-    let query = json!({"webhooks": ids("webhook"), "clients": ids("logout")});
-    let targets = match registry_call(env, "/internal/targets", &query).await {
-        Ok(t) => Targets(t),
+    let query = TargetsRequest {
+        webhooks: ids(TargetKind::Webhook),
+        clients: ids(TargetKind::Logout),
+    };
+    let targets: Targets = match registry_call(env, "/internal/targets", &query).await {
+        Ok(t) => t,
         Err(e) => {
             worker::console_error!("queue: could not read delivery targets: {e}");
             deliveries.iter().for_each(|(m, _)| retry_later(m));
@@ -186,39 +160,27 @@ async fn deliver(env: &Env, deliveries: Vec<(RawMessage, Value)>) {
         .var("LOGOUT_ISSUER")
         .map(|v| v.to_string())
         .unwrap_or_default();
+    let signer = LogoutSigner {
+        keys: keys.as_ref(),
+        issuer: &issuer,
+    };
     let attempts = join_all(
         deliveries
             .iter()
-            .map(|(_, d)| attempt(d, &targets, keys.as_ref(), &issuer)),
+            .map(|(_, d)| attempt(&d.delivery, &targets, signer)),
     )
     .await;
-    let report: Vec<Value> = deliveries
-        .iter()
-        .zip(&attempts)
-        .map(|((_, d), outcome)| {
-            let mut delivery = d.clone();
-            let attempt = delivery
-                .as_object_mut()
-                .and_then(|o| o.remove("attempt"))
-                .and_then(|a| a.as_u64())
-                .unwrap_or(1);
-            let mut entry = json!({"delivery": delivery, "attempt": attempt, "ok": outcome.ok});
-            if let Some(status) = outcome.status {
-                entry["status"] = json!(status);
-            }
-            if let Some(error) = &outcome.error {
-                entry["error"] = json!(error);
-            }
-            entry
-        })
-        .collect();
-    let body = json!({"policy": policy(env), "attempts": report});
-    let decisions = match registry_call(env, "/internal/attempts", &body).await {
-        Ok(answer) => answer
-            .get("decisions")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
+    let report = AttemptsRequest {
+        policy: Some(policy(env)),
+        attempts: deliveries
+            .iter()
+            .zip(&attempts)
+            .map(|((_, d), outcome)| outcome.report(d))
+            .collect(),
+    };
+    let decisions = match registry_call::<AttemptsAnswer>(env, "/internal/attempts", &report).await
+    {
+        Ok(answer) => answer.decisions,
         Err(e) => {
             worker::console_error!("queue: could not record delivery attempts: {e}");
             Vec::new()
@@ -230,12 +192,14 @@ async fn deliver(env: &Env, deliveries: Vec<(RawMessage, Value)>) {
             retry_later(message);
             continue;
         };
-        match decision["action"].as_str() {
-            Some("retry") => {
-                let delay = decision["delay_seconds"].as_u64().unwrap_or(60).min(43_200) as u32;
-                let mut next = delivery.clone();
-                next["attempt"] = json!(delivery["attempt"].as_u64().unwrap_or(1) + 1);
-                match enqueue(env, vec![next.to_string()], delay).await {
+        match decision {
+            Decision::Retry { delay_seconds } => {
+                let next = QueueMessage::Delivery(DeliveryMessage {
+                    delivery: delivery.delivery.clone(),
+                    attempt: delivery.attempt + 1,
+                });
+                let delay = (*delay_seconds).min(MAX_DELAY_SECONDS);
+                match enqueue(env, &[next], delay).await {
                     Ok(()) => message.ack(),
                     Err(e) => {
                         worker::console_error!("queue: could not schedule a retry: {e}");
@@ -243,122 +207,55 @@ async fn deliver(env: &Env, deliveries: Vec<(RawMessage, Value)>) {
                     }
                 }
             }
-            // "ack" and "dead_letter": the registry has what it needs.
-            _ => message.ack(),
+            // Ack and dead letter: the registry has what it needs.
+            Decision::Ack | Decision::DeadLetter => message.ack(),
         }
     }
 }
 
-struct Outcome {
-    ok: bool,
-    status: Option<u16>,
-    error: Option<String>,
-}
-
-impl Outcome {
-    fn failed(error: impl Into<String>) -> Self {
-        Outcome {
-            ok: false,
-            status: None,
-            error: Some(error.into()),
-        }
-    }
-}
-
-async fn attempt(
-    delivery: &Value,
-    targets: &Targets,
-    keys: Option<&SigningKeys>,
-    issuer: &str,
-) -> Outcome {
-    let target = delivery["target"].as_str().unwrap_or_default();
+/// One attempt: the request built in the service layer (signed here if it is a logout), sent,
+/// and its answer classified.
+async fn attempt(delivery: &Delivery, targets: &Targets, signer: LogoutSigner<'_>) -> Outcome {
     let now = worker::Date::now().as_millis() as i64 / 1000;
-    let request = match delivery["kind"].as_str() {
-        Some("webhook") => {
-            let Some((url, secrets)) = targets.webhook(target) else {
-                return Outcome::failed("the webhook endpoint no longer exists");
-            };
-            let body = delivery["event"].to_string();
-            let id = delivery["event"]["id"].as_str().unwrap_or_default();
-            let refs: Vec<&WebhookSecret> = secrets.iter().collect();
-            let signature = signature_header(&refs, id, now, body.as_bytes());
-            post(
-                &url,
-                "application/json",
-                body,
-                &[
-                    ("webhook-id", id),
-                    ("webhook-timestamp", &now.to_string()),
-                    ("webhook-signature", &signature),
-                ],
-            )
-        }
-        Some("logout") => {
-            let Some(uri) = targets.client(target) else {
-                return Outcome::failed("the client is no longer registered");
-            };
-            let Some(keys) = keys else {
-                return Outcome::failed("LOGOUT_SIGNING_KEYS is not configured");
-            };
-            let claims = LogoutClaims {
-                iss: issuer.to_owned(),
-                aud: target.to_owned(),
-                iat: now,
-                exp: now + LOGOUT_TOKEN_SECONDS,
-                jti: random_id(),
-                sub: delivery["sub"].as_str().map(str::to_owned),
-                sid: delivery["sid"].as_str().map(str::to_owned),
-            };
-            let token = match sign(keys, &claims).await {
-                Ok(t) => t,
-                Err(e) => return Outcome::failed(format!("could not sign the logout token: {e}")),
-            };
-            // A JWS is base64url and dots: nothing to escape in a form value.
-            post(
-                &uri,
-                "application/x-www-form-urlencoded",
-                format!("logout_token={token}"),
-                &[],
-            )
-        }
-        _ => return Outcome::failed("unknown delivery kind"),
+    let jti = match delivery {
+        Delivery::Logout { .. } => random_id(),
+        Delivery::Webhook { .. } => String::new(),
     };
-    let request = match request {
+    let request = match prepare(delivery, targets, signer, now, &jti) {
+        Ok(Prepared::Ready(request)) => request,
+        Ok(Prepared::Unsigned(logout)) => {
+            let signature =
+                super::webcrypto::es256(&logout.jwk, logout.signing_input.as_bytes()).await;
+            match logout.finish(signature) {
+                Ok(request) => request,
+                Err(e) => return Outcome::failed(e),
+            }
+        }
+        Err(e) => return Outcome::failed(e),
+    };
+    let request = match post(&request) {
         Ok(r) => r,
         Err(e) => return Outcome::failed(format!("could not build the request: {e}")),
     };
     let signal: worker::AbortSignal =
         web_sys::AbortSignal::timeout_with_u32(ATTEMPT_TIMEOUT_MS).into();
     match Fetch::Request(request).send_with_signal(&signal).await {
-        Ok(response) => {
-            let status = response.status_code();
-            Outcome {
-                ok: (200..300).contains(&status),
-                status: Some(status),
-                error: (!(200..300).contains(&status)).then(|| format!("HTTP {status}")),
-            }
-        }
+        Ok(response) => classify(response.status_code()),
         Err(e) => Outcome::failed(format!("request failed: {e}")),
     }
 }
 
-fn post(
-    url: &str,
-    content_type: &str,
-    body: String,
-    headers: &[(&str, &str)],
-) -> worker::Result<Request> {
-    let all = Headers::new();
-    all.set("content-type", content_type)?;
-    all.set("user-agent", "scim-edge")?;
-    for (name, value) in headers {
-        all.set(name, value)?;
+fn post(request: &OutboundRequest) -> worker::Result<Request> {
+    let headers = Headers::new();
+    headers.set("content-type", request.content_type)?;
+    for (name, value) in &request.headers {
+        headers.set(name, value)?;
     }
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
-        .with_headers(all)
-        .with_body(Some(body.into()));
-    Request::new_with_init(url, &init)
+        .with_headers(headers)
+        .with_body(Some(request.body.as_str().into()));
+    Request::new_with_init(&request.url, &init)
 }
 
 fn random_id() -> String {
@@ -382,28 +279,27 @@ pub fn signing_keys(env: &Env) -> Option<SigningKeys> {
     }
 }
 
-/// The retry policy from the environment, passed to the registry with each report.
-fn policy(env: &Env) -> Value {
+/// The retry policy from the environment, passed to the registry with each report; the default
+/// when the variables do not parse.
+fn policy(env: &Env) -> RetryPolicy {
     let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
-    let schedule: Vec<u32> = var("DELIVERY_RETRY_SCHEDULE")
-        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_default();
-    let mut policy = json!({});
-    if !schedule.is_empty() {
-        policy["schedule"] = json!(schedule);
-    }
-    if let Some(n) = var("WEBHOOK_DISABLE_AFTER").and_then(|n| n.trim().parse::<u32>().ok()) {
-        policy["disable_after"] = json!(n);
-    }
-    policy
+    let (schedule, disable_after) = (var("DELIVERY_RETRY_SCHEDULE"), var("WEBHOOK_DISABLE_AFTER"));
+    RetryPolicy::parse(schedule.as_deref(), disable_after.as_deref()).unwrap_or_else(|e| {
+        worker::console_error!("queue: {e}; using the default retry policy");
+        RetryPolicy::default()
+    })
 }
 
 /// A JSON call to the registry's internal routes.
-async fn registry_call(env: &Env, path: &str, body: &Value) -> Result<Value, String> {
+async fn registry_call<T: DeserializeOwned>(
+    env: &Env,
+    path: &str,
+    body: &impl Serialize,
+) -> Result<T, String> {
     let stub = super::stub::registry_stub(env).map_err(|e| e.to_string())?;
+    let body = serde_json::to_string(body).map_err(|e| e.to_string())?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(body.to_string().into()));
+    init.with_method(Method::Post).with_body(Some(body.into()));
     let request = Request::new_with_init(&format!("https://registry{path}"), &init)
         .map_err(|e| e.to_string())?;
     let mut response = stub
@@ -418,12 +314,4 @@ async fn registry_call(env: &Env, path: &str, body: &Value) -> Result<Value, Str
         ));
     }
     response.json().await.map_err(|e| e.to_string())
-}
-
-/// A Logout Token: the signing input built in the service layer, signed ES256 by Web Crypto.
-async fn sign(keys: &SigningKeys, claims: &LogoutClaims) -> Result<String, String> {
-    let input = keys.signing_input(claims)?;
-    let jwk = keys.signing_jwk().ok_or("there are no signing keys")?;
-    let signature = super::webcrypto::es256(&jwk, input.as_bytes()).await?;
-    finish(&input, &signature)
 }

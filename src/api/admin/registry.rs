@@ -2,7 +2,7 @@
 //! there): connections, webhook endpoints, OIDC clients, dead letters, the registry's event log,
 //! and the queue consumer's internal calls.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::api::http::{HttpRequest, HttpResponse};
@@ -105,14 +105,15 @@ pub fn handle(
             )
             .map(|v| (200, v)),
             ("POST", ["internal", "fanout"]) => {
-                fanout::fanout(store, parse(request)?).map(|v| (200, v))
+                fanout::fanout(store, parse(request)?).and_then(|a| answer(&a))
             }
             ("POST", ["internal", "targets"]) => {
-                fanout::targets(store, now, parse(request)?).map(|v| (200, v))
+                fanout::targets(store, now, parse(request)?).and_then(|t| answer(&t))
             }
             ("POST", ["internal", "attempts"]) => {
                 let system = request.origin("system");
-                verdict::attempts(store, random, now, system, parse(request)?).map(|v| (200, v))
+                verdict::attempts(store, random, now, system, parse(request)?)
+                    .and_then(|a| answer(&a))
             }
             _ => Err(no_route(request)),
         }
@@ -122,6 +123,13 @@ pub fn handle(
         Ok((status, body)) => HttpResponse::plain_json(status, &body),
         Err(e) => admin_error(&e),
     }
+}
+
+/// A typed answer of an internal route, as its JSON, with status 200.
+fn answer(body: &impl Serialize) -> Result<(u16, Value), ScimError> {
+    serde_json::to_value(body)
+        .map(|v| (200, v))
+        .map_err(|e| ScimError::internal_because(e.to_string()))
 }
 
 fn no_route(request: &HttpRequest) -> ScimError {

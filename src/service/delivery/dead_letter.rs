@@ -7,7 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::message::{Attempt, TargetKind};
+use super::message::{Attempt, Delivery, DeliveryMessage, QueueMessage, TargetKind};
 use super::target::Body;
 use crate::scim::ScimError;
 use crate::service::clock::{random_id, Random, Timestamp};
@@ -207,10 +207,13 @@ pub fn replay(
     let at = now.to_rfc3339();
     for row in &rows {
         // Stored as a `Delivery` serialised: sent as it is, from its first attempt again.
-        let mut message: Value = serde_json::from_str(&text(row, 1)?)
+        let delivery: Delivery = serde_json::from_str(&text(row, 1)?)
             .map_err(|e| ScimError::internal_because(format!("stored delivery: {e}")))?;
-        message["attempt"] = json!(1);
-        outbox::enqueue_message(store, &message.to_string())?;
+        let message = QueueMessage::Delivery(DeliveryMessage {
+            delivery,
+            attempt: 1,
+        });
+        outbox::enqueue_message(store, &message.to_json())?;
         store.execute(
             "UPDATE dead_letter SET replayed_at = ? WHERE id = ?",
             &[at.clone().into(), text(row, 0)?.into()],

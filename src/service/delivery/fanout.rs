@@ -1,11 +1,15 @@
 //! Fan-out: which deliveries one event makes (one per enabled webhook endpoint subscribed to
 //! it, and OIDC back-channel logouts for `user.sessions_revoked`), and where to send them.
 
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
-use super::message::Delivery;
-use super::{oidc_client, webhook, MAX_BATCH};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::message::{Delivery, Envelope};
+use super::oidc_client::{self, ClientTarget};
+use super::webhook::{self, WebhookTarget};
+use super::MAX_BATCH;
 use crate::scim::ScimError;
 use crate::service::clock::Timestamp;
 use crate::service::store::Store;
@@ -15,11 +19,32 @@ fn member<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
     event.get(name).and_then(Value::as_str)
 }
 
-/// `{events: [envelope…]}`.
+/// `{events: [envelope…]}`. The registry reads them loosely (a malformed one is rejected on
+/// its own); the consumer sends [`Envelope::for_routing`]s.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FanoutRequest {
     pub events: Vec<Value>,
+}
+
+/// What the consumer sends to `POST /internal/fanout`.
+#[derive(Serialize)]
+pub struct FanoutQuery<'a> {
+    pub events: &'a [Envelope],
+}
+
+/// `{deliveries:[…], rejected:[{index, error}]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FanoutAnswer {
+    pub deliveries: Vec<Delivery>,
+    pub rejected: Vec<Rejected>,
+}
+
+/// An envelope of the request that was not fanned out: its index in `events`, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub index: usize,
+    pub error: String,
 }
 
 /// `POST /internal/fanout` `{events:[envelope…]}` → `{deliveries:[…], rejected:[{index,
@@ -27,7 +52,7 @@ pub struct FanoutRequest {
 /// `events`) so the rest of the batch still goes out. An envelope without `connection_id` is
 /// the registry's own (admin plane: `webhook.*`, `client.*`, `connection.deleted`): it goes to
 /// the endpoints that take every connection's events, and never to a logout.
-pub fn fanout(store: &dyn Store, body: FanoutRequest) -> Result<Value, ScimError> {
+pub fn fanout(store: &dyn Store, body: FanoutRequest) -> Result<FanoutAnswer, ScimError> {
     if body.events.len() > MAX_BATCH {
         return Err(ScimError::invalid_value(format!(
             "events may hold at most {MAX_BATCH} envelopes."
@@ -44,10 +69,10 @@ pub fn fanout(store: &dyn Store, body: FanoutRequest) -> Result<Value, ScimError
         let (Some(_), Some(kind), Ok(connection_id)) =
             (member(event, "id"), member(event, "type"), connection_id)
         else {
-            rejected.push(json!({
-                "index": index,
-                "error": "an event envelope needs string id and type (and a string connection_id when it has one)",
-            }));
+            rejected.push(Rejected {
+                index,
+                error: "an event envelope needs string id and type (and a string connection_id when it has one)".to_owned(),
+            });
             continue;
         };
         for target in webhook::subscribers(store, kind, connection_id)? {
@@ -60,7 +85,10 @@ pub fn fanout(store: &dyn Store, body: FanoutRequest) -> Result<Value, ScimError
             deliveries.extend(logouts(store, event, connection_id)?);
         }
     }
-    Ok(json!({"deliveries": deliveries, "rejected": rejected}))
+    Ok(FanoutAnswer {
+        deliveries,
+        rejected,
+    })
 }
 
 /// The back-channel logouts for one `user.sessions_revoked` event: one per revoked session of
@@ -114,7 +142,7 @@ fn logouts(
 }
 
 /// `{webhooks: [id…], clients: [client_id…]}`.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetsRequest {
     #[serde(default)]
@@ -123,30 +151,37 @@ pub struct TargetsRequest {
     pub clients: Vec<String>,
 }
 
-/// `POST /internal/targets` `{webhooks:[id…], clients:[client_id…]}` → `{webhooks:{id:{url,
-/// secrets, enabled}}, clients:{client_id:{uri, session_required, enabled}}}`; unknown ids are
-/// absent from the answer.
+/// Where and how to deliver, as the registry knows it now: `{webhooks:{id:{url, secrets,
+/// enabled}}, clients:{client_id:{uri, session_required, enabled}}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Targets {
+    pub webhooks: BTreeMap<String, WebhookTarget>,
+    pub clients: BTreeMap<String, ClientTarget>,
+}
+
+/// `POST /internal/targets` `{webhooks:[id…], clients:[client_id…]}` → [`Targets`]; unknown ids
+/// are absent from the answer.
 pub fn targets(
     store: &dyn Store,
     now: Timestamp,
     body: TargetsRequest,
-) -> Result<Value, ScimError> {
+) -> Result<Targets, ScimError> {
     if body.webhooks.len() + body.clients.len() > MAX_BATCH {
         return Err(ScimError::invalid_value(format!(
             "At most {MAX_BATCH} targets per request."
         )));
     }
-    let mut webhooks = Map::new();
+    let mut webhooks = BTreeMap::new();
     for id in &body.webhooks {
         if let Some(t) = webhook::target(store, now, id)? {
             webhooks.insert(id.clone(), t);
         }
     }
-    let mut clients = Map::new();
+    let mut clients = BTreeMap::new();
     for id in &body.clients {
         if let Some(t) = oidc_client::target(store, id)? {
             clients.insert(id.clone(), t);
         }
     }
-    Ok(json!({"webhooks": webhooks, "clients": clients}))
+    Ok(Targets { webhooks, clients })
 }

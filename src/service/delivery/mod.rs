@@ -2,6 +2,7 @@
 //!
 //! - [`message`]: the queue's message types, shared by producer and consumer;
 //! - [`fanout`]: events into deliveries, and the targets to send them to;
+//! - [`request`]: one attempt as the HTTP request to send, and its response as an outcome;
 //! - [`verdict`]: attempts judged (ack, retry, dead letter) with each target's health;
 //! - [`webhook`] endpoints (Standard Webhooks, [`signature`]) and [`oidc_client`]s (OIDC
 //!   back-channel logout, [`logout_token`]), which share [`target`]; [`dead_letter`]s and their
@@ -13,6 +14,7 @@ pub mod logout_token;
 pub mod message;
 pub mod oidc_client;
 pub mod outbound_url;
+pub mod request;
 pub mod retry_policy;
 pub mod signature;
 pub mod target;

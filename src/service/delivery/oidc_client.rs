@@ -3,6 +3,7 @@
 //! `backchannel_logout_uri`. Admin routes `/clients…`; each change is recorded in the registry's
 //! event log in the same transaction.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::outbound_url;
@@ -251,17 +252,25 @@ pub fn delete(
 }
 
 /// What the delivery worker needs to send a logout token: `{uri, session_required, enabled}`.
-pub fn target(store: &dyn Store, id: &str) -> Result<Option<Value>, ScimError> {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientTarget {
+    pub uri: String,
+    pub session_required: bool,
+    pub enabled: bool,
+}
+
+/// The [`ClientTarget`] of client `id`; `None`: no such client.
+pub fn target(store: &dyn Store, id: &str) -> Result<Option<ClientTarget>, ScimError> {
     let row = store.query_one(
         "SELECT backchannel_logout_uri, session_required, enabled FROM oidc_client WHERE id = ?",
         &[id.into()],
     )?;
     let Some(row) = row else { return Ok(None) };
-    Ok(Some(json!({
-        "uri": text(&row, 0)?,
-        "session_required": int(&row, 1)? != 0,
-        "enabled": int(&row, 2)? != 0,
-    })))
+    Ok(Some(ClientTarget {
+        uri: text(&row, 0)?,
+        session_required: int(&row, 1)? != 0,
+        enabled: int(&row, 2)? != 0,
+    }))
 }
 
 /// An enabled client that takes logouts for a connection.

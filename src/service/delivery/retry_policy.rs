@@ -31,7 +31,7 @@ impl Default for RetryPolicy {
 }
 
 /// What to do with a delivery after an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Decision {
     Ack,
@@ -40,8 +40,10 @@ pub enum Decision {
 }
 
 impl RetryPolicy {
-    /// From the environment: `schedule` as comma-separated seconds (`"5,30,120"`), `disable_after`
-    /// as an integer; an absent or blank variable keeps the default.
+    /// From the environment (`DELIVERY_RETRY_SCHEDULE`, `WEBHOOK_DISABLE_AFTER`): `schedule` as
+    /// comma-separated seconds (`"5,30,120"`), `disable_after` as an integer; an absent or blank
+    /// variable keeps the default. A value that does not parse, or a policy a queue cannot
+    /// honour, is an error (the queue consumer then keeps the default policy).
     pub fn parse(
         schedule: Option<&str>,
         disable_after: Option<&str>,
@@ -98,6 +100,8 @@ impl RetryPolicy {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -145,5 +149,89 @@ mod tests {
         assert_eq!(p.after_failure(3), Decision::Retry { delay_seconds: 4 });
         assert_eq!(p.after_failure(4), Decision::DeadLetter);
         assert_eq!(p.after_failure(0), Decision::DeadLetter);
+    }
+
+    #[test]
+    fn rejects_what_does_not_parse_or_cannot_be_honoured() {
+        let long = vec!["1"; MAX_SCHEDULE_LEN + 1].join(",");
+        for (schedule, disable) in [
+            (Some("1,2,"), None),
+            (Some(","), None),
+            (Some("1;2"), None),
+            (Some("1.5"), None),
+            (Some("4294967296"), None),
+            (Some(long.as_str()), None),
+            (None, Some("1.0")),
+            (None, Some("4294967296")),
+            (Some("1,x"), Some("3")),
+        ] {
+            let err = RetryPolicy::parse(schedule, disable).unwrap_err();
+            assert!(!err.is_empty(), "{schedule:?} {disable:?}");
+        }
+        let at_most = vec!["43200"; MAX_SCHEDULE_LEN].join(",");
+        assert_eq!(
+            RetryPolicy::parse(Some(&at_most), Some("0"))
+                .map(|p| (p.schedule.len(), p.disable_after)),
+            Ok((MAX_SCHEDULE_LEN, 0))
+        );
+        // The variables as wrangler.toml and the end-to-end tests set them.
+        assert_eq!(
+            RetryPolicy::parse(Some("5,30,120,600,1800,3600,7200,14400,28800"), Some("10")),
+            Ok(RetryPolicy::default())
+        );
+        assert_eq!(
+            RetryPolicy::parse(Some("1,2,2,3,5"), Some("2")),
+            Ok(RetryPolicy {
+                schedule: vec![1, 2, 2, 3, 5],
+                disable_after: 2
+            })
+        );
+        // Each variable on its own.
+        assert_eq!(
+            RetryPolicy::parse(Some("7"), None),
+            Ok(RetryPolicy {
+                schedule: vec![7],
+                ..RetryPolicy::default()
+            })
+        );
+        assert_eq!(
+            RetryPolicy::parse(None, Some("4")),
+            Ok(RetryPolicy {
+                disable_after: 4,
+                ..RetryPolicy::default()
+            })
+        );
+    }
+
+    #[test]
+    fn policies_and_decisions_have_the_internal_json_shape() {
+        let p = RetryPolicy {
+            schedule: vec![1, 2],
+            disable_after: 2,
+        };
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"schedule": [1, 2], "disable_after": 2})
+        );
+        assert_eq!(serde_json::from_value::<RetryPolicy>(v).unwrap(), p);
+        assert_eq!(
+            serde_json::from_str::<RetryPolicy>("{}").unwrap(),
+            RetryPolicy::default()
+        );
+        for (d, v) in [
+            (Decision::Ack, serde_json::json!({"action": "ack"})),
+            (
+                Decision::Retry { delay_seconds: 30 },
+                serde_json::json!({"action": "retry", "delay_seconds": 30}),
+            ),
+            (
+                Decision::DeadLetter,
+                serde_json::json!({"action": "dead_letter"}),
+            ),
+        ] {
+            assert_eq!(serde_json::to_value(d).unwrap(), v);
+            assert_eq!(serde_json::from_value::<Decision>(v).unwrap(), d);
+        }
     }
 }

@@ -1,8 +1,7 @@
 //! Verdicts on delivery attempts: ack, retry after a delay, or dead-letter; each target's
 //! delivery health, and disabling an endpoint that keeps failing.
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use super::message::{Attempt, Delivery, TargetKind};
 use super::retry_policy::{Decision, RetryPolicy};
@@ -13,12 +12,18 @@ use crate::service::event::Origin;
 use crate::service::store::{int, Store};
 
 /// `{policy?, attempts: [attempt…]}`.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttemptsRequest {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<RetryPolicy>,
     pub attempts: Vec<Attempt>,
+}
+
+/// `{decisions: [decision…]}`: one per attempt, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptsAnswer {
+    pub decisions: Vec<Decision>,
 }
 
 /// `POST /internal/attempts` `{policy?, attempts:[…]}` → `{decisions:[…]}`, in order.
@@ -28,7 +33,7 @@ pub fn attempts(
     now: Timestamp,
     origin: Origin,
     body: AttemptsRequest,
-) -> Result<Value, ScimError> {
+) -> Result<AttemptsAnswer, ScimError> {
     let policy = body.policy.unwrap_or_default();
     policy
         .validate()
@@ -48,7 +53,7 @@ pub fn attempts(
         .iter()
         .map(|a| judge(store, random, now, &policy, a, origin))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(json!({"decisions": decisions}))
+    Ok(AttemptsAnswer { decisions })
 }
 
 /// The verdict on one attempt, with its effect on the target's health and dead letters.

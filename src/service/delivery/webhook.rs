@@ -2,6 +2,7 @@
 //! secret. Admin routes `/webhooks…` (the edge forwards `/admin/v1/webhooks…`); each change is
 //! recorded in the registry's event log in the same transaction.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::outbound_url;
@@ -412,8 +413,20 @@ pub fn rotate_secret(
 }
 
 /// What the delivery worker needs to send to an endpoint: `{url, secrets, enabled}`, with the
-/// current secret first and the previous one while it is still valid. `None`: no such endpoint.
-pub fn target(store: &dyn Store, now: Timestamp, id: &str) -> Result<Option<Value>, ScimError> {
+/// current secret first and the previous one while it is still valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookTarget {
+    pub url: String,
+    pub secrets: Vec<String>,
+    pub enabled: bool,
+}
+
+/// The [`WebhookTarget`] of endpoint `id`; `None`: no such endpoint.
+pub fn target(
+    store: &dyn Store,
+    now: Timestamp,
+    id: &str,
+) -> Result<Option<WebhookTarget>, ScimError> {
     let row = store.query_one(
         "SELECT url, enabled, secret, previous_secret, previous_secret_expires_at
          FROM webhook WHERE id = ?",
@@ -426,11 +439,11 @@ pub fn target(store: &dyn Store, now: Timestamp, id: &str) -> Result<Option<Valu
             secrets.push(previous);
         }
     }
-    Ok(Some(json!({
-        "url": text(&row, 0)?,
-        "secrets": secrets,
-        "enabled": int(&row, 1)? != 0,
-    })))
+    Ok(Some(WebhookTarget {
+        url: text(&row, 0)?,
+        secrets,
+        enabled: int(&row, 1)? != 0,
+    }))
 }
 
 /// The secrets an endpoint signs with, current first (for scrubbing them out of error text).

@@ -90,7 +90,7 @@ pub fn list(
         .map(|row| envelope(connection_id, row))
         .collect::<Result<Vec<_>, ScimError>>()?;
     let next = if more {
-        events.last().and_then(|e| e.get("id")).cloned()
+        events.last().map(|e| e.id.clone())
     } else {
         None
     };

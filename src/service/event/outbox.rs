@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::scim::ScimError;
 use crate::service::connection::identity::connection_id;
+use crate::service::delivery::message::Envelope;
 use crate::service::store::{text, Row, Store, StoreError};
 
 /// Largest envelope sent as it is. Queues take 128 KB per message; bigger envelopes lose their
@@ -34,24 +35,25 @@ pub struct Pending {
 /// Columns of `event` an envelope is built from, in this order.
 pub const EVENT_COLUMNS: &str = "seq, id, type, actor, request_id, occurred_at, data";
 
-/// The public form of an event, as webhooks, the queue and the event log carry it:
-/// `{id, type, connection_id, occurred_at, sequence, actor, request_id, data}`.
-/// The registry's own log has no connection: its envelopes leave `connection_id` out.
-pub fn envelope(connection_id: Option<&str>, row: &Row) -> Result<Value, ScimError> {
+/// The public form of an event, as webhooks, the queue and the event log carry it (see
+/// [`Envelope`]). The registry's own log has no connection: its envelopes leave `connection_id`
+/// out.
+pub fn envelope(connection_id: Option<&str>, row: &Row) -> Result<Envelope, ScimError> {
     let data: Value = serde_json::from_str(&text(row, 6)?).unwrap_or(Value::Null);
-    let mut envelope = json!({
-        "id": text(row, 1)?,
-        "type": text(row, 2)?,
-        "occurred_at": text(row, 5)?,
-        "sequence": row.first().and_then(|v| v.as_i64()),
-        "actor": text(row, 3)?,
-        "request_id": row.get(4).and_then(|v| v.as_str()),
-        "data": data,
-    });
-    if let Some(id) = connection_id {
-        envelope["connection_id"] = json!(id);
-    }
-    Ok(envelope)
+    Ok(Envelope {
+        id: text(row, 1)?,
+        event_type: text(row, 2)?,
+        connection_id: connection_id.map(str::to_owned),
+        occurred_at: text(row, 5)?,
+        sequence: row.first().and_then(|v| v.as_i64()),
+        actor: text(row, 3)?,
+        request_id: row.get(4).and_then(|v| v.as_str()).map(str::to_owned),
+        data: Some(data),
+    })
+}
+
+fn to_value(envelope: Envelope) -> Result<Value, ScimError> {
+    serde_json::to_value(envelope).map_err(|e| ScimError::internal_because(e.to_string()))
 }
 
 /// Serialises an envelope within [`MAX_ENVELOPE_BYTES`].
@@ -119,7 +121,7 @@ pub fn pending(store: &dyn Store, scope: Scope, limit: i64) -> Result<Vec<Pendin
         .map(|row| {
             Ok(Pending {
                 key: Key::Event(row.first().and_then(|v| v.as_i64()).unwrap_or_default()),
-                message: encode(envelope(connection.as_deref(), row)?),
+                message: encode(to_value(envelope(connection.as_deref(), row)?)?),
             })
         })
         .collect::<Result<Vec<_>, ScimError>>()?;

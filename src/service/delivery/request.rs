@@ -1,0 +1,650 @@
+//! One delivery attempt as an HTTP request, and its response as an [`Outcome`]: pure, so the
+//! whole of it is tested on the host. The edge only sends (and, for a logout, signs: ES256 runs
+//! in the platform's Web Crypto, see [`logout_token`](super::logout_token)).
+//!
+//! - a webhook: `POST <url>` with the event envelope as its JSON body and the Standard Webhooks
+//!   headers `webhook-id` (the event id), `webhook-timestamp` and `webhook-signature` (one
+//!   signature per live secret, see [`signature`](super::signature));
+//! - a logout: `POST <backchannel_logout_uri>` with the form body `logout_token=<jws>`, a Logout
+//!   Token for the client (`aud`) naming the subject and, when known, the session.
+//!
+//! Both carry `user-agent: scim-edge`. Only a 2xx answer is a success: a redirect is not followed
+//! and counts as a failure like any other status.
+
+use serde_json::Value;
+
+use super::fanout::Targets;
+use super::logout_token::{self, LogoutClaims, SigningKeys};
+use super::message::{Attempt, Delivery, DeliveryMessage};
+use super::signature::{parse_secret, signature_header, WebhookSecret};
+
+/// The `user-agent` of every delivery.
+pub const USER_AGENT: &str = "scim-edge";
+/// Lifetime of a logout token (`exp - iat`).
+pub const LOGOUT_TOKEN_SECONDS: i64 = 120;
+pub const JSON: &str = "application/json";
+pub const FORM: &str = "application/x-www-form-urlencoded";
+
+/// An HTTP `POST`, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundRequest {
+    pub url: String,
+    pub content_type: &'static str,
+    /// Every other header, `user-agent` first.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// What signs logout tokens: the keys of `LOGOUT_SIGNING_KEYS` (when configured and valid) and
+/// the issuer (`LOGOUT_ISSUER`).
+#[derive(Debug, Clone, Copy)]
+pub struct LogoutSigner<'a> {
+    pub keys: Option<&'a SigningKeys>,
+    pub issuer: &'a str,
+}
+
+/// A delivery made ready to send: a webhook is, a logout still needs its signature.
+pub enum Prepared {
+    Ready(OutboundRequest),
+    Unsigned(UnsignedLogout),
+}
+
+/// A logout whose token waits for its ES256 signature over `signing_input`, made with the
+/// private JWK `jwk` (it holds `d`: never log it, hence no `Debug`).
+pub struct UnsignedLogout {
+    pub url: String,
+    pub claims: LogoutClaims,
+    pub signing_input: String,
+    pub jwk: Value,
+}
+
+fn signing_failed(e: impl std::fmt::Display) -> String {
+    format!("could not sign the logout token: {e}")
+}
+
+impl UnsignedLogout {
+    /// The request, once the signature (64-byte `r || s`) is there; a signing error is the
+    /// attempt's failure.
+    pub fn finish(self, signature: Result<Vec<u8>, String>) -> Result<OutboundRequest, String> {
+        let token = signature
+            .and_then(|s| logout_token::finish(&self.signing_input, &s))
+            .map_err(signing_failed)?;
+        Ok(OutboundRequest {
+            url: self.url,
+            content_type: FORM,
+            headers: vec![("user-agent".into(), USER_AGENT.into())],
+            // A JWS is base64url and dots: nothing to escape in a form value.
+            body: format!("logout_token={token}"),
+        })
+    }
+}
+
+/// The request for one delivery at `now` (Unix seconds), to the target as the registry knows it
+/// now; `jti` identifies a logout token. `Err` is why the attempt fails without being sent.
+pub fn prepare(
+    delivery: &Delivery,
+    targets: &Targets,
+    signer: LogoutSigner<'_>,
+    now: i64,
+    jti: &str,
+) -> Result<Prepared, String> {
+    match delivery {
+        Delivery::Webhook { target, event } => {
+            let endpoint = targets.webhooks.get(target);
+            let secrets: Vec<WebhookSecret> = endpoint
+                .map(|e| {
+                    e.secrets
+                        .iter()
+                        .filter_map(|s| parse_secret(s).ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let Some(endpoint) = endpoint.filter(|_| !secrets.is_empty()) else {
+                return Err("the webhook endpoint no longer exists".into());
+            };
+            Ok(Prepared::Ready(webhook(
+                &endpoint.url,
+                &secrets,
+                event,
+                now,
+            )))
+        }
+        Delivery::Logout {
+            target, sub, sid, ..
+        } => {
+            let Some(client) = targets.clients.get(target) else {
+                return Err("the client is no longer registered".into());
+            };
+            let Some(keys) = signer.keys else {
+                return Err("LOGOUT_SIGNING_KEYS is not configured".into());
+            };
+            let claims = LogoutClaims {
+                iss: signer.issuer.to_owned(),
+                aud: target.clone(),
+                iat: now,
+                exp: now + LOGOUT_TOKEN_SECONDS,
+                jti: jti.to_owned(),
+                sub: sub.clone(),
+                sid: sid.clone(),
+            };
+            let signing_input = keys.signing_input(&claims).map_err(signing_failed)?;
+            let jwk = keys
+                .signing_jwk()
+                .ok_or_else(|| signing_failed("there are no signing keys"))?;
+            Ok(Prepared::Unsigned(UnsignedLogout {
+                url: client.uri.clone(),
+                claims,
+                signing_input,
+                jwk,
+            }))
+        }
+    }
+}
+
+/// A webhook: the envelope as the body, signed with every secret.
+fn webhook(url: &str, secrets: &[WebhookSecret], event: &Value, now: i64) -> OutboundRequest {
+    let body = event.to_string();
+    let id = event.get("id").and_then(Value::as_str).unwrap_or_default();
+    let refs: Vec<&WebhookSecret> = secrets.iter().collect();
+    let signature = signature_header(&refs, id, now, body.as_bytes());
+    OutboundRequest {
+        url: url.to_owned(),
+        content_type: JSON,
+        headers: vec![
+            ("user-agent".into(), USER_AGENT.into()),
+            ("webhook-id".into(), id.to_owned()),
+            ("webhook-timestamp".into(), now.to_string()),
+            ("webhook-signature".into(), signature),
+        ],
+        body,
+    }
+}
+
+/// How one attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub ok: bool,
+    /// The HTTP status, when the target answered.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    /// No answer: the request could not be made or sent.
+    pub fn failed(error: impl Into<String>) -> Self {
+        Outcome {
+            ok: false,
+            status: None,
+            error: Some(error.into()),
+        }
+    }
+
+    /// The report of this attempt at `message`, for the registry's verdict.
+    pub fn report(&self, message: &DeliveryMessage) -> Attempt {
+        Attempt {
+            delivery: message.delivery.clone(),
+            attempt: message.attempt,
+            ok: self.ok,
+            status: self.status.map(i64::from),
+            error: self.error.clone(),
+        }
+    }
+}
+
+/// The target answered `status`: a success if 2xx, otherwise (3xx included: redirects are not
+/// followed) a failure `HTTP <status>`.
+pub fn classify(status: u16) -> Outcome {
+    let ok = (200..300).contains(&status);
+    Outcome {
+        ok,
+        status: Some(status),
+        error: (!ok).then(|| format!("HTTP {status}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::collections::BTreeMap;
+
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    use p256::ecdsa::signature::{Signer, Verifier};
+    use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+    use p256::EncodedPoint;
+    use serde_json::json;
+    use sha2::Sha256;
+
+    use super::*;
+    use crate::service::delivery::oidc_client::ClientTarget;
+    use crate::service::delivery::webhook::WebhookTarget;
+
+    /// The Standard Webhooks spec's example secret, and a second one (rotation).
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const OLD_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+    /// RFC 7515 Appendix A.3.1: the ES256 example key.
+    const D: &str = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI";
+    const X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+    const Y: &str = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+    const NOW: i64 = 1_800_000_000;
+
+    fn keys() -> SigningKeys {
+        SigningKeys::parse(
+            &json!([{"kty": "EC", "crv": "P-256", "kid": "k-1", "d": D, "x": X, "y": Y}])
+                .to_string(),
+        )
+        .unwrap()
+    }
+
+    fn event() -> Value {
+        json!({
+            "id": "evt_1",
+            "type": "user.sessions_revoked",
+            "connection_id": "con_1",
+            "occurred_at": "2027-01-15T08:00:00.000Z",
+            "sequence": 3,
+            "actor": "token:tok_1",
+            "request_id": null,
+            "data": {"subject": "u1", "resource": {"userName": "ünï"}},
+        })
+    }
+
+    fn targets() -> Targets {
+        Targets {
+            webhooks: BTreeMap::from([
+                (
+                    "wh_1".to_owned(),
+                    WebhookTarget {
+                        url: "https://hooks.example/in".into(),
+                        secrets: vec![SECRET.into(), OLD_SECRET.into()],
+                        enabled: true,
+                    },
+                ),
+                (
+                    "wh_broken".to_owned(),
+                    WebhookTarget {
+                        url: "https://hooks.example/broken".into(),
+                        secrets: vec!["not-a-secret".into()],
+                        enabled: true,
+                    },
+                ),
+            ]),
+            clients: BTreeMap::from([(
+                "web".to_owned(),
+                ClientTarget {
+                    uri: "https://rp.example/logout".into(),
+                    session_required: false,
+                    enabled: true,
+                },
+            )]),
+        }
+    }
+
+    fn signer(keys: &SigningKeys) -> LogoutSigner<'_> {
+        LogoutSigner {
+            keys: Some(keys),
+            issuer: "https://scim.example/con_1",
+        }
+    }
+
+    fn webhook_delivery(target: &str) -> Delivery {
+        Delivery::Webhook {
+            target: target.into(),
+            event: event(),
+        }
+    }
+
+    fn logout(sub: Option<&str>, sid: Option<&str>) -> Delivery {
+        Delivery::Logout {
+            target: "web".into(),
+            event: event(),
+            sub: sub.map(str::to_owned),
+            sid: sid.map(str::to_owned),
+        }
+    }
+
+    fn header<'a>(request: &'a OutboundRequest, name: &str) -> &'a str {
+        let values: Vec<&str> = request
+            .headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(values.len(), 1, "{name}: {:?}", request.headers);
+        values[0]
+    }
+
+    /// A receiver's check, written from the spec with `hmac` directly: some signature in the
+    /// header is HMAC-SHA256 over `{id}.{timestamp}.{body}` with the secret's key.
+    fn verifies(secret: &str, request: &OutboundRequest) -> bool {
+        let key = STANDARD
+            .decode(secret.strip_prefix("whsec_").unwrap())
+            .unwrap();
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+        let signed = format!(
+            "{}.{}.{}",
+            header(request, "webhook-id"),
+            header(request, "webhook-timestamp"),
+            request.body
+        );
+        mac.update(signed.as_bytes());
+        let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+        header(request, "webhook-signature")
+            .split(' ')
+            .any(|s| s == expected)
+    }
+
+    fn ready(prepared: Result<Prepared, String>) -> OutboundRequest {
+        match prepared.unwrap() {
+            Prepared::Ready(r) => r,
+            Prepared::Unsigned(_) => panic!("a webhook needs no signature"),
+        }
+    }
+
+    fn unsigned(prepared: Result<Prepared, String>) -> UnsignedLogout {
+        match prepared.unwrap() {
+            Prepared::Unsigned(u) => u,
+            Prepared::Ready(r) => panic!("a logout is signed first: {r:?}"),
+        }
+    }
+
+    /// What the edge does with Web Crypto, done with the `p256` crate.
+    fn es256(logout: &UnsignedLogout) -> Vec<u8> {
+        let d = URL_SAFE_NO_PAD
+            .decode(logout.jwk["d"].as_str().unwrap())
+            .unwrap();
+        let signature: Signature = SigningKey::from_slice(&d)
+            .unwrap()
+            .sign(logout.signing_input.as_bytes());
+        signature.to_bytes().to_vec()
+    }
+
+    fn decode(part: &str) -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    /// The token of a logout request, verified with the public key: its header and claims.
+    fn token(request: &OutboundRequest) -> (Value, Value) {
+        let token = request.body.strip_prefix("logout_token=").unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let (x, y) = (
+            URL_SAFE_NO_PAD.decode(X).unwrap(),
+            URL_SAFE_NO_PAD.decode(Y).unwrap(),
+        );
+        let point =
+            EncodedPoint::from_affine_coordinates(x.as_slice().into(), y.as_slice().into(), false);
+        let signature = Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
+        VerifyingKey::from_encoded_point(&point)
+            .unwrap()
+            .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+            .expect("the logout token verifies");
+        (decode(parts[0]), decode(parts[1]))
+    }
+
+    #[test]
+    fn a_webhook_is_the_envelope_signed_with_every_secret() {
+        let keys = keys();
+        let request = ready(prepare(
+            &webhook_delivery("wh_1"),
+            &targets(),
+            signer(&keys),
+            NOW,
+            "unused",
+        ));
+        assert_eq!(request.url, "https://hooks.example/in");
+        assert_eq!(request.content_type, "application/json");
+        assert_eq!(
+            serde_json::from_str::<Value>(&request.body).unwrap(),
+            event()
+        );
+        assert_eq!(request.body, event().to_string());
+        assert_eq!(header(&request, "user-agent"), "scim-edge");
+        assert_eq!(header(&request, "webhook-id"), "evt_1");
+        assert_eq!(header(&request, "webhook-timestamp"), "1800000000");
+        assert_eq!(header(&request, "webhook-signature").split(' ').count(), 2);
+        assert!(verifies(SECRET, &request));
+        assert!(verifies(OLD_SECRET, &request));
+        assert!(!verifies(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSx",
+            &request
+        ));
+        // What the signature module makes, in the secrets' order.
+        let secrets = [
+            parse_secret(SECRET).unwrap(),
+            parse_secret(OLD_SECRET).unwrap(),
+        ];
+        assert_eq!(
+            header(&request, "webhook-signature"),
+            signature_header(
+                &[&secrets[0], &secrets[1]],
+                "evt_1",
+                NOW,
+                request.body.as_bytes()
+            )
+        );
+        assert_eq!(request.headers.len(), 4);
+    }
+
+    #[test]
+    fn a_tampered_webhook_no_longer_verifies() {
+        let keys = keys();
+        let request = ready(prepare(
+            &webhook_delivery("wh_1"),
+            &targets(),
+            signer(&keys),
+            NOW,
+            "j",
+        ));
+        for tampered in [
+            OutboundRequest {
+                body: request.body.replace("u1", "u2"),
+                ..request.clone()
+            },
+            OutboundRequest {
+                headers: request
+                    .headers
+                    .iter()
+                    .map(|(n, v)| match n.as_str() {
+                        "webhook-timestamp" => (n.clone(), (NOW + 1).to_string()),
+                        _ => (n.clone(), v.clone()),
+                    })
+                    .collect(),
+                ..request.clone()
+            },
+        ] {
+            assert!(!verifies(SECRET, &tampered));
+        }
+    }
+
+    #[test]
+    fn a_webhook_without_its_endpoint_or_a_usable_secret_fails_unsent() {
+        let keys = keys();
+        for target in ["wh_gone", "wh_broken"] {
+            assert_eq!(
+                prepare(
+                    &webhook_delivery(target),
+                    &targets(),
+                    signer(&keys),
+                    NOW,
+                    "j"
+                )
+                .err(),
+                Some("the webhook endpoint no longer exists".to_owned()),
+                "{target}"
+            );
+        }
+        // Webhooks need no logout keys.
+        let none = LogoutSigner {
+            keys: None,
+            issuer: "",
+        };
+        assert!(prepare(&webhook_delivery("wh_1"), &targets(), none, NOW, "j").is_ok());
+    }
+
+    #[test]
+    fn a_logout_carries_a_signed_token_with_the_claims() {
+        let keys = keys();
+        let logout = unsigned(prepare(
+            &logout(Some("u1"), Some("s1")),
+            &targets(),
+            signer(&keys),
+            NOW,
+            "jti-1",
+        ));
+        assert_eq!(
+            logout.claims,
+            LogoutClaims {
+                iss: "https://scim.example/con_1".into(),
+                aud: "web".into(),
+                iat: NOW,
+                exp: NOW + 120,
+                jti: "jti-1".into(),
+                sub: Some("u1".into()),
+                sid: Some("s1".into()),
+            }
+        );
+        assert_eq!(
+            logout.signing_input,
+            keys.signing_input(&logout.claims).unwrap()
+        );
+        let signature = es256(&logout);
+        let request = logout.finish(Ok(signature)).unwrap();
+        assert_eq!(request.url, "https://rp.example/logout");
+        assert_eq!(request.content_type, "application/x-www-form-urlencoded");
+        assert_eq!(
+            request.headers,
+            [("user-agent".to_owned(), "scim-edge".to_owned())]
+        );
+        let (header, claims) = token(&request);
+        assert_eq!(
+            header,
+            json!({"alg": "ES256", "typ": "logout+jwt", "kid": "k-1"})
+        );
+        assert_eq!(
+            claims,
+            json!({
+                "iss": "https://scim.example/con_1",
+                "sub": "u1",
+                "aud": "web",
+                "iat": NOW,
+                "exp": NOW + 120,
+                "jti": "jti-1",
+                "sid": "s1",
+                "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+            })
+        );
+    }
+
+    #[test]
+    fn a_logout_without_a_session_names_the_subject_only() {
+        let keys = keys();
+        let logout = unsigned(prepare(
+            &logout(Some("u1"), None),
+            &targets(),
+            signer(&keys),
+            NOW,
+            "j",
+        ));
+        let signature = es256(&logout);
+        let (_, claims) = token(&logout.finish(Ok(signature)).unwrap());
+        assert_eq!(claims["sub"], "u1");
+        assert!(claims.get("sid").is_none());
+    }
+
+    #[test]
+    fn a_logout_that_cannot_be_signed_fails_unsent() {
+        let keys = keys();
+        let fails = |delivery: &Delivery, signer: LogoutSigner<'_>| {
+            prepare(delivery, &targets(), signer, NOW, "j").err()
+        };
+        let gone = Delivery::Logout {
+            target: "gone".into(),
+            event: event(),
+            sub: Some("u1".into()),
+            sid: None,
+        };
+        assert_eq!(
+            fails(&gone, signer(&keys)).as_deref(),
+            Some("the client is no longer registered")
+        );
+        let no_keys = LogoutSigner {
+            keys: None,
+            issuer: "https://scim.example/con_1",
+        };
+        assert_eq!(
+            fails(&logout(Some("u1"), None), no_keys).as_deref(),
+            Some("LOGOUT_SIGNING_KEYS is not configured")
+        );
+        assert_eq!(
+            fails(&logout(None, None), signer(&keys)).as_deref(),
+            Some("could not sign the logout token: a Logout Token needs a sub or a sid claim")
+        );
+        let logout = || {
+            unsigned(prepare(
+                &logout(Some("u1"), None),
+                &targets(),
+                signer(&keys),
+                NOW,
+                "j",
+            ))
+        };
+        assert_eq!(
+            logout().finish(Err("crypto.subtle.sign failed".into())),
+            Err("could not sign the logout token: crypto.subtle.sign failed".into())
+        );
+        let short = logout().finish(Ok(vec![0; 63])).unwrap_err();
+        assert!(
+            short.starts_with("could not sign the logout token: an ES256 signature is 64 bytes"),
+            "{short}"
+        );
+    }
+
+    #[test]
+    fn only_2xx_is_a_success_redirects_included() {
+        for status in [200, 201, 202, 204, 299] {
+            assert_eq!(
+                classify(status),
+                Outcome {
+                    ok: true,
+                    status: Some(status),
+                    error: None
+                }
+            );
+        }
+        for status in [
+            100, 199, 300, 301, 302, 303, 304, 307, 308, 400, 404, 410, 429, 500, 503,
+        ] {
+            assert_eq!(
+                classify(status),
+                Outcome {
+                    ok: false,
+                    status: Some(status),
+                    error: Some(format!("HTTP {status}"))
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn outcomes_report_the_attempt() {
+        let message = DeliveryMessage {
+            delivery: webhook_delivery("wh_1"),
+            attempt: 3,
+        };
+        let report = classify(302).report(&message);
+        assert_eq!(
+            serde_json::to_value(&report).unwrap(),
+            json!({"delivery": {"kind": "webhook", "target": "wh_1", "event": event()},
+                   "attempt": 3, "ok": false, "status": 302, "error": "HTTP 302"})
+        );
+        let report = Outcome::failed("request failed: timed out").report(&message);
+        assert_eq!(
+            (report.ok, report.status, report.error.as_deref()),
+            (false, None, Some("request failed: timed out"))
+        );
+        assert!(classify(204).report(&message).ok);
+    }
+}
