@@ -21,7 +21,7 @@ use worker::{
     Request, RequestInit,
 };
 
-use crate::service::clock::{OsRandom, Random};
+use crate::service::clock::{random_id, OsRandom};
 use crate::service::delivery::fanout::{FanoutAnswer, FanoutQuery, Targets, TargetsRequest};
 use crate::service::delivery::logout_token::SigningKeys;
 use crate::service::delivery::message::{
@@ -218,7 +218,7 @@ async fn deliver(env: &Env, deliveries: Vec<(RawMessage, DeliveryMessage)>) {
 async fn attempt(delivery: &Delivery, targets: &Targets, signer: LogoutSigner<'_>) -> Outcome {
     let now = worker::Date::now().as_millis() as i64 / 1000;
     let jti = match delivery {
-        Delivery::Logout { .. } => random_id(),
+        Delivery::Logout { .. } => new_jti(),
         Delivery::Webhook { .. } => String::new(),
     };
     let request = match prepare(delivery, targets, signer, now, &jti) {
@@ -258,13 +258,11 @@ fn post(request: &OutboundRequest) -> worker::Result<Request> {
     Request::new_with_init(&request.url, &init)
 }
 
-fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    if OsRandom.fill(&mut bytes).is_err() {
-        // Practically impossible; a jti only needs to be unique, the clock keeps it so.
-        return format!("jti-{}", worker::Date::now().as_millis());
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A logout token's `jti`: 16 random bytes in hex.
+fn new_jti() -> String {
+    // Practically never fails; a jti only needs to be unique, the clock keeps it so then.
+    random_id(&mut OsRandom, "", 16)
+        .unwrap_or_else(|_| format!("jti-{}", worker::Date::now().as_millis()))
 }
 
 /// The keys that sign logout tokens (`LOGOUT_SIGNING_KEYS` secret), when configured and valid.

@@ -17,7 +17,7 @@ use crate::api::http::{
 };
 use crate::api::json::admin_error;
 use crate::scim::ScimError;
-use crate::service::clock::{OsRandom, Random};
+use crate::service::clock::{random_id, OsRandom};
 use crate::service::registry::is_connection_id;
 
 use super::connection::BASE_URL_HEADER;
@@ -71,14 +71,7 @@ async fn refuse_oversized(req: &mut Request) -> Result<Option<Response>> {
 }
 
 fn new_request_id() -> Result<String> {
-    let mut bytes = [0u8; 12];
-    OsRandom
-        .fill(&mut bytes)
-        .map_err(|e| worker::Error::RustError(e.detail))?;
-    Ok(format!(
-        "req_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
+    random_id(&mut OsRandom, "req_", 12).map_err(|e| worker::Error::RustError(e.detail))
 }
 
 async fn route(req: Request, env: Env) -> Result<Response> {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::message::{Delivery, Envelope};
+use super::message::{Delivery, Envelope, SESSIONS_REVOKED};
 use super::oidc_client::{self, ClientTarget};
 use super::webhook::{self, WebhookTarget};
 use super::MAX_BATCH;
@@ -81,7 +81,7 @@ pub fn fanout(store: &dyn Store, body: FanoutRequest) -> Result<FanoutAnswer, Sc
                 event: event.clone(),
             });
         }
-        if let (Some(connection_id), "user.sessions_revoked") = (connection_id, kind) {
+        if let (Some(connection_id), SESSIONS_REVOKED) = (connection_id, kind) {
             deliveries.extend(logouts(store, event, connection_id)?);
         }
     }
