@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 use worker::{
     Env, Fetch, Headers, MessageBatch, MessageExt, Method, QueueRetryOptionsBuilder, RawMessage,
-    Request, RequestInit,
+    Request, RequestInit, RequestRedirect,
 };
 
 use crate::service::clock::{random_id, OsRandom};
@@ -252,8 +252,11 @@ fn post(request: &OutboundRequest) -> worker::Result<Request> {
         headers.set(name, value)?;
     }
     let mut init = RequestInit::new();
+    // Never follow a redirect: the signed payload would go to an address the outbound URL check
+    // never saw. A 3xx is a failed attempt (service::delivery::request::classify).
     init.with_method(Method::Post)
         .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual)
         .with_body(Some(request.body.as_str().into()));
     Request::new_with_init(&request.url, &init)
 }

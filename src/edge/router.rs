@@ -25,6 +25,7 @@ use super::consumer::signing_keys;
 use super::http::{forward, request_url, to_platform};
 use super::lifecycle::{drive, Admin};
 use super::stub::{connection_stub, registry_stub};
+use crate::service::delivery::logout_token;
 
 /// A request to the Worker, answered. Every request gets an id: it travels to the object (and
 /// into the events the request records) and back to the client as `X-Request-Id`.
@@ -111,6 +112,19 @@ async fn route(req: Request, env: Env) -> Result<Response> {
                 "No logout signing keys are configured (LOGOUT_SIGNING_KEYS).",
             ))),
         },
+        // Each connection is the issuer of its users' logout tokens (tenant-safe `iss` + `sub`).
+        ["connections", connection_id, ".well-known", "openid-configuration"]
+            if req.method() == Method::Get && is_connection_id(connection_id) =>
+        {
+            let base = env
+                .var("LOGOUT_ISSUER")
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            to_platform(
+                HttpResponse::plain_json(200, &logout_token::discovery(&base, connection_id))
+                    .with_header("cache-control", "public, max-age=300"),
+            )
+        }
         [] | ["health"] => to_platform(HttpResponse::plain_json(
             200,
             &json!({"service": "scim-edge", "status": "ok"}),

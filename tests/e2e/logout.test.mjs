@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
+import { createRemoteJWKSet, jwtVerify, decodeJwt, decodeProtectedHeader } from 'jose';
 import { startWorker, newConnection, admin, app, scim } from './harness.mjs';
 import { startReceiver, until } from './receiver.mjs';
 
@@ -95,15 +95,20 @@ async function introspect(body) {
   return res.json;
 }
 
-/** The logout tokens a receiver got, verified with jose against the served JWKS. */
-async function logoutTokens(r, audience) {
+/** The issuer of a connection's logout tokens: one per connection (tenant-safe iss + sub). */
+const issuerOf = (connectionId) => `${ISSUER}/connections/${connectionId}`;
+
+/** The logout tokens a receiver got from `connectionId`'s issuer, verified with jose against
+ * the served JWKS; tokens of other issuers are left out. */
+async function logoutTokens(r, audience, connectionId = conn.id) {
   const out = [];
   for (const e of r.received) {
     assert.equal(e.headers['content-type'], 'application/x-www-form-urlencoded');
     const token = new URLSearchParams(e.body).get('logout_token');
     assert.ok(token, 'a logout_token form field');
+    if (decodeJwt(token).iss !== issuerOf(connectionId)) continue;
     const { payload, protectedHeader } = await jwtVerify(token, jwks, {
-      issuer: ISSUER, audience, typ: 'logout+jwt', algorithms: ['ES256'],
+      issuer: issuerOf(connectionId), audience, typ: 'logout+jwt', algorithms: ['ES256'],
     });
     assert.equal(protectedHeader.kid, current.kid, 'signed with the current key');
     assert.equal(decodeProtectedHeader(token).alg, 'ES256');
@@ -177,4 +182,44 @@ test('reactivation does not revive sessions or refresh tokens', async () => {
   const fresh = `sid-${randomBytes(8).toString('hex')}`;
   await registerSession(user, fresh);
   assert.equal((await introspect({ sid: fresh })).active, true);
+});
+
+test('each connection is its own issuer, with discovery pointing at the one JWKS', async () => {
+  const res = await fetch(`${server.url}/connections/${conn.id}/.well-known/openid-configuration`);
+  assert.equal(res.status, 200);
+  const doc = await res.json();
+  assert.equal(doc.issuer, issuerOf(conn.id));
+  assert.equal(doc.jwks_uri, `${ISSUER}/.well-known/jwks.json`);
+  assert.equal(doc.backchannel_logout_supported, true);
+  assert.equal(doc.backchannel_logout_session_supported, true);
+  const bad = await fetch(`${server.url}/connections/not-a-connection/.well-known/openid-configuration`);
+  assert.equal(bad.status, 404);
+});
+
+// Pipeline issue, "tenant-safe logout tokens": two customers' IdPs both provision
+// ceo@example.com; deactivating W2's must produce no token that matches W1's user by iss + sub.
+test("a deactivation in one connection cannot produce a token matching another connection's user", async () => {
+  const w2 = await newConnection(server, 'Logout W2');
+  const name = `ceo.${randomBytes(4).toString('hex')}@example.com`;
+  const w1User = await newUser(name);
+  const w2User = await scim(w2, 'POST', '/Users', { schemas: [USER], userName: name, active: true });
+  assert.equal(w2User.status, 201, w2User.text);
+  const off = await scim(w2, 'PATCH', `/Users/${w2User.json.id}`,
+    { schemas: [PATCH], Operations: [{ op: 'replace', path: 'active', value: false }] });
+  assert.equal(off.status, 200, off.text);
+  // rp-sub takes every connection's logouts and needs no sid: it gets a sub-only token for W2.
+  const w2Token = await until(async () => {
+    const tokens = await logoutTokens(rpSub, 'rp-sub', w2.id);
+    return tokens.find((p) => p.sub === name);
+  }, "W2's sub-only logout token");
+  assert.equal(w2Token.iss, issuerOf(w2.id));
+  assert.notEqual(w2Token.iss, issuerOf(conn.id));
+  // No token names W1's user (its issuer and its sub) though W1 changed nothing.
+  const w1Tokens = await logoutTokens(rpSub, 'rp-sub', conn.id);
+  assert.equal(w1Tokens.some((p) => p.sub === w1User.userName), false);
+  const fromW2 = rpSub.received
+    .map((e) => decodeJwt(new URLSearchParams(e.body).get('logout_token')))
+    .filter((p) => p.sub === name);
+  assert.ok(fromW2.length >= 1);
+  assert.ok(fromW2.every((p) => p.iss === issuerOf(w2.id)), 'every token for that name came from W2');
 });

@@ -1,10 +1,10 @@
 // A real HTTP receiver on a loopback port for webhook and back-channel logout deliveries. Its
 // mode decides how it answers: 'ok' (200), 'fail' (500), 'slow' (200 after `slowMs`), 'down'
-// (the port is closed: connections are refused).
+// (the port is closed: connections are refused), 'redirect' (307 to `redirectTo`).
 import { createServer } from 'node:http';
 import { freePort, sleep } from './harness.mjs';
 
-export async function startReceiver({ mode = 'ok', slowMs = 1500 } = {}) {
+export async function startReceiver({ mode = 'ok', slowMs = 1500, redirectTo } = {}) {
   const port = await freePort();
   const received = [];
   let current = mode;
@@ -16,6 +16,11 @@ export async function startReceiver({ mode = 'ok', slowMs = 1500 } = {}) {
     const entry = { method: req.method, path: req.url, headers: req.headers, body, mode: current, at: Date.now() };
     if (current === 'slow') await sleep(slowMs);
     received.push(entry);
+    if (current === 'redirect') {
+      res.writeHead(307, { location: redirectTo });
+      res.end();
+      return;
+    }
     res.statusCode = current === 'fail' ? 500 : 200;
     res.end(current === 'fail' ? 'failing on purpose' : 'ok');
   };

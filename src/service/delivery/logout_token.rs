@@ -19,6 +19,32 @@ pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/back
 /// The JOSE `typ` of a Logout Token (§2.4, explicit typing per RFC 8725 §3.11).
 pub const LOGOUT_TOKEN_TYPE: &str = "logout+jwt";
 
+/// The issuer of one connection's Logout Tokens: `{base}/connections/{connection_id}`, where
+/// `base` is `LOGOUT_ISSUER` (the deployment's public origin).
+///
+/// One issuer per connection makes `iss` + `sub` unambiguous across tenants (OIDC Back-Channel
+/// Logout 1.0 §2.4, §2.6): two customers' IdPs may both name a user `ceo@example.com`, and a client
+/// that matches on `iss` and `sub` must never log out one for the other's deactivation.
+/// Discovery for it is served at `{issuer}/.well-known/openid-configuration`
+/// ([`discovery`]).
+pub fn connection_issuer(base: &str, connection_id: &str) -> String {
+    format!("{}/connections/{connection_id}", base.trim_end_matches('/'))
+}
+
+/// The OpenID Provider metadata of one connection's issuer (OpenID Connect Discovery 1.0 §3,
+/// Back-Channel Logout 1.0 §2.1): `issuer`, `jwks_uri` (the deployment's one key set at
+/// `{base}/.well-known/jwks.json`), `backchannel_logout_supported` and
+/// `backchannel_logout_session_supported`.
+pub fn discovery(base: &str, connection_id: &str) -> Value {
+    json!({
+        "issuer": connection_issuer(base, connection_id),
+        "jwks_uri": format!("{}/.well-known/jwks.json", base.trim_end_matches('/')),
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+    })
+}
+
 /// Length of a P-256 scalar and of each affine coordinate (RFC 7518 §6.2.1.2, §6.2.2.1).
 const COORDINATE_BYTES: usize = 32;
 
@@ -292,6 +318,22 @@ mod tests {
     use p256::EncodedPoint;
 
     use super::*;
+
+    #[test]
+    fn each_connection_has_its_issuer_and_discovery() {
+        assert_eq!(
+            connection_issuer("https://scim.example/", "con_1"),
+            "https://scim.example/connections/con_1"
+        );
+        let doc = discovery("https://scim.example", "con_2");
+        assert_eq!(doc["issuer"], "https://scim.example/connections/con_2");
+        assert_eq!(
+            doc["jwks_uri"],
+            "https://scim.example/.well-known/jwks.json"
+        );
+        assert_eq!(doc["backchannel_logout_supported"], true);
+        assert_eq!(doc["backchannel_logout_session_supported"], true);
+    }
 
     /// What the edge does with Web Crypto, done here with the `p256` crate (a test-only oracle):
     /// sign the signing input with the private JWK, then `finish`.

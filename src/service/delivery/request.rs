@@ -6,7 +6,8 @@
 //!   headers `webhook-id` (the event id), `webhook-timestamp` and `webhook-signature` (one
 //!   signature per live secret, see [`signature`](super::signature));
 //! - a logout: `POST <backchannel_logout_uri>` with the form body `logout_token=<jws>`, a Logout
-//!   Token for the client (`aud`) naming the subject and, when known, the session.
+//!   Token from the connection's own issuer (`iss`) for the client (`aud`) naming the subject
+//!   and, when known, the session.
 //!
 //! Both carry `user-agent: scim-edge`. Only a 2xx answer is a success: a redirect is not followed
 //! and counts as a failure like any other status.
@@ -36,7 +37,8 @@ pub struct OutboundRequest {
 }
 
 /// What signs logout tokens: the keys of `LOGOUT_SIGNING_KEYS` (when configured and valid) and
-/// the issuer (`LOGOUT_ISSUER`).
+/// the base of every connection's issuer (`LOGOUT_ISSUER`, see
+/// [`logout_token::connection_issuer`]).
 #[derive(Debug, Clone, Copy)]
 pub struct LogoutSigner<'a> {
     pub keys: Option<&'a SigningKeys>,
@@ -110,7 +112,10 @@ pub fn prepare(
             )))
         }
         Delivery::Logout {
-            target, sub, sid, ..
+            target,
+            event,
+            sub,
+            sid,
         } => {
             let Some(client) = targets.clients.get(target) else {
                 return Err("the client is no longer registered".into());
@@ -118,8 +123,11 @@ pub fn prepare(
             let Some(keys) = signer.keys else {
                 return Err("LOGOUT_SIGNING_KEYS is not configured".into());
             };
+            let Some(connection_id) = event.get("connection_id").and_then(Value::as_str) else {
+                return Err("a logout needs the event's connection_id".into());
+            };
             let claims = LogoutClaims {
-                iss: signer.issuer.to_owned(),
+                iss: logout_token::connection_issuer(signer.issuer, connection_id),
                 aud: target.clone(),
                 iat: now,
                 exp: now + LOGOUT_TOKEN_SECONDS,
@@ -195,10 +203,16 @@ impl Outcome {
 /// followed) a failure `HTTP <status>`.
 pub fn classify(status: u16) -> Outcome {
     let ok = (200..300).contains(&status);
+    let error = match status {
+        200..=299 => None,
+        // Deliveries never follow redirects (the target is the URL that was checked, nothing else).
+        300..=399 => Some(format!("HTTP {status}: redirects are not followed")),
+        _ => Some(format!("HTTP {status}")),
+    };
     Outcome {
         ok,
         status: Some(status),
-        error: (!ok).then(|| format!("HTTP {status}")),
+        error,
     }
 }
 
@@ -285,7 +299,7 @@ mod tests {
     fn signer(keys: &SigningKeys) -> LogoutSigner<'_> {
         LogoutSigner {
             keys: Some(keys),
-            issuer: "https://scim.example/con_1",
+            issuer: "https://scim.example/",
         }
     }
 
@@ -497,7 +511,7 @@ mod tests {
         assert_eq!(
             logout.claims,
             LogoutClaims {
-                iss: "https://scim.example/con_1".into(),
+                iss: "https://scim.example/connections/con_1".into(),
                 aud: "web".into(),
                 iat: NOW,
                 exp: NOW + 120,
@@ -526,7 +540,7 @@ mod tests {
         assert_eq!(
             claims,
             json!({
-                "iss": "https://scim.example/con_1",
+                "iss": "https://scim.example/connections/con_1",
                 "sub": "u1",
                 "aud": "web",
                 "iat": NOW,
@@ -535,6 +549,36 @@ mod tests {
                 "sid": "s1",
                 "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
             })
+        );
+    }
+
+    /// Pipeline issue, tenant-safe logout tokens: the same `sub` deactivated in two connections
+    /// gives two different issuers, so a client matching `iss` + `sub` cannot confuse them.
+    #[test]
+    fn each_connection_is_its_own_issuer() {
+        let keys = keys();
+        let mut other = logout(Some("ceo@example.com"), None);
+        if let Delivery::Logout { event, .. } = &mut other {
+            event["connection_id"] = json!("con_2");
+        }
+        let one = unsigned(prepare(
+            &logout(Some("ceo@example.com"), None),
+            &targets(),
+            signer(&keys),
+            NOW,
+            "j1",
+        ));
+        let two = unsigned(prepare(&other, &targets(), signer(&keys), NOW, "j2"));
+        assert_eq!(one.claims.iss, "https://scim.example/connections/con_1");
+        assert_eq!(two.claims.iss, "https://scim.example/connections/con_2");
+        assert_eq!(one.claims.sub, two.claims.sub);
+        let mut orphan = logout(Some("u1"), None);
+        if let Delivery::Logout { event, .. } = &mut orphan {
+            event.as_object_mut().unwrap().remove("connection_id");
+        }
+        assert_eq!(
+            prepare(&orphan, &targets(), signer(&keys), NOW, "j3").err(),
+            Some("a logout needs the event's connection_id".to_owned())
         );
     }
 
@@ -572,7 +616,7 @@ mod tests {
         );
         let no_keys = LogoutSigner {
             keys: None,
-            issuer: "https://scim.example/con_1",
+            issuer: "https://scim.example/",
         };
         assert_eq!(
             fails(&logout(Some("u1"), None), no_keys).as_deref(),
@@ -614,15 +658,23 @@ mod tests {
                 }
             );
         }
-        for status in [
-            100, 199, 300, 301, 302, 303, 304, 307, 308, 400, 404, 410, 429, 500, 503,
-        ] {
+        for status in [100, 199, 400, 404, 410, 429, 500, 503] {
             assert_eq!(
                 classify(status),
                 Outcome {
                     ok: false,
                     status: Some(status),
                     error: Some(format!("HTTP {status}"))
+                }
+            );
+        }
+        for status in [300, 301, 302, 303, 304, 307, 308] {
+            assert_eq!(
+                classify(status),
+                Outcome {
+                    ok: false,
+                    status: Some(status),
+                    error: Some(format!("HTTP {status}: redirects are not followed"))
                 }
             );
         }
@@ -638,7 +690,8 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&report).unwrap(),
             json!({"delivery": {"kind": "webhook", "target": "wh_1", "event": event()},
-                   "attempt": 3, "ok": false, "status": 302, "error": "HTTP 302"})
+                   "attempt": 3, "ok": false, "status": 302,
+                   "error": "HTTP 302: redirects are not followed"})
         );
         let report = Outcome::failed("request failed: timed out").report(&message);
         assert_eq!(
