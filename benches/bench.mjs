@@ -425,8 +425,8 @@ async function startServer(tmp, adminToken) {
   // Miniflare 5's constructor takes `{ workers: [{ config: { manifest, env, exports } }] }` (the
   // v4 flat options only through convertV4MiniflareOptions, which refuses `modulesRules`). The
   // manifest lists build/index.js and every module it imports (the wasm); env and exports mirror
-  // wrangler.toml: two Durable Object classes with SQLite storage, the EVENTS queue (producer and
-  // consumer), plus the ADMIN_TOKEN secret.
+  // wrangler.toml: two Durable Object classes with SQLite storage, the EVENTS and LOGOUTS queues
+  // (producers and consumers), plus the ADMIN_TOKEN secret.
   const mf = new Miniflare({
     host: '127.0.0.1',
     port: entryPort,
@@ -444,9 +444,13 @@ async function startServer(tmp, adminToken) {
             ADMIN_TOKEN: { type: 'text', value: adminToken },
             // Every write sends its events to the queue before answering, as deployed.
             EVENTS: { type: 'queue', name: 'scim-edge-events' },
+            LOGOUTS: { type: 'queue', name: 'scim-edge-logouts' },
           },
           triggers: CONSUMER
-            ? [{ type: 'queue', name: 'scim-edge-events', maxBatchSize: 20, maxBatchTimeout: 1 }]
+            ? [
+              { type: 'queue', name: 'scim-edge-events', maxBatchSize: 20, maxBatchTimeout: 1 },
+              { type: 'queue', name: 'scim-edge-logouts', maxBatchSize: 10, maxBatchTimeout: 0 },
+            ]
             : [],
           exports: {
             Connection: { type: 'durable-object', storage: 'sqlite' },

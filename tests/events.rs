@@ -388,3 +388,41 @@ fn every_event_waits_in_the_outbox_until_sent() {
     // The log keeps them.
     assert_eq!(events(&f).len() as i64, before + 1);
 }
+
+/// Pipeline issue, revocation first: a deactivation's `user.sessions_revoked` leaves the outbox
+/// before the connection's older events, on the revocation lane (its own queue); every other
+/// event keeps its order on the bulk lane.
+#[test]
+fn revocation_leaves_the_outbox_first_on_its_own_lane() {
+    use scim_edge::service::delivery::message::Lane;
+    use scim_edge::service::event::outbox;
+    let mut f = Fixture::new();
+    let users: Vec<Value> = (0..3)
+        .map(|i| f.create(&format!("lane{i}@example.com")))
+        .collect();
+    let id = users[1]["id"].as_str().unwrap();
+    let off = f.call(
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": false}]})),
+    );
+    assert_eq!(off.status, 200);
+    let pending = outbox::pending(&f.store, outbox::Scope::Connection, 100).unwrap();
+    let types: Vec<(String, Lane)> = pending
+        .iter()
+        .map(|p| {
+            let e: Value = serde_json::from_str(&p.message).unwrap();
+            (e["type"].as_str().unwrap().to_owned(), p.lane)
+        })
+        .collect();
+    assert_eq!(
+        types.first(),
+        Some(&("user.sessions_revoked".to_owned(), Lane::Revocation))
+    );
+    let rest: Vec<&str> = types[1..].iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        rest,
+        ["user.created", "user.created", "user.created", "user.deactivated"]
+    );
+    assert!(types[1..].iter().all(|(_, lane)| *lane == Lane::Bulk));
+}

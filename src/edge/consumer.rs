@@ -1,4 +1,6 @@
-//! The `EVENTS` queue consumer. Two kinds of message travel on the queue:
+//! The consumer of both queues, `EVENTS` (bulk) and `LOGOUTS` (revocation: `user.sessions_revoked`
+//! events and back-channel logouts, see service::delivery::message::Lane), which work alike and
+//! never wait for each other. Two kinds of message travel on them:
 //!
 //! - an event envelope (`{"id": "evt_…", …}`), sent by a connection's object from its outbox:
 //!   the registry fans it out into deliveries, which go back on the queue;
@@ -25,7 +27,7 @@ use crate::service::clock::{random_id, OsRandom};
 use crate::service::delivery::fanout::{FanoutAnswer, FanoutQuery, Targets, TargetsRequest};
 use crate::service::delivery::logout_token::SigningKeys;
 use crate::service::delivery::message::{
-    Delivery, DeliveryMessage, Envelope, QueueMessage, TargetKind,
+    Delivery, DeliveryMessage, Envelope, Lane, QueueMessage, TargetKind,
 };
 use crate::service::delivery::request::{
     classify, prepare, LogoutSigner, OutboundRequest, Outcome, Prepared,
@@ -115,18 +117,26 @@ async fn fan_out(env: &Env, events: Vec<(RawMessage, Envelope)>) {
     }
 }
 
-/// Sends messages to the `EVENTS` queue, 100 at a time, after `delay` seconds.
+/// Sends messages to the queue of their lane (logouts to `LOGOUTS`, the rest to `EVENTS`), 100
+/// at a time, after `delay` seconds.
 pub async fn enqueue(env: &Env, messages: &[QueueMessage], delay: u32) -> Result<(), String> {
-    if messages.is_empty() {
-        return Ok(());
-    }
-    let queue = env.queue("EVENTS").map_err(|e| e.to_string())?;
-    for chunk in messages.chunks(100) {
-        let batch = worker::BatchMessageBuilder::new()
-            .messages(chunk.iter().map(QueueMessage::to_json).collect::<Vec<_>>())
-            .delay_seconds(delay)
-            .build();
-        queue.send_batch(batch).await.map_err(|e| e.to_string())?;
+    for lane in [Lane::Revocation, Lane::Bulk] {
+        let of_lane: Vec<String> = messages
+            .iter()
+            .filter(|m| m.lane() == lane)
+            .map(QueueMessage::to_json)
+            .collect();
+        if of_lane.is_empty() {
+            continue;
+        }
+        let queue = env.queue(lane.binding()).map_err(|e| e.to_string())?;
+        for chunk in of_lane.chunks(100) {
+            let batch = worker::BatchMessageBuilder::new()
+                .messages(chunk.to_vec())
+                .delay_seconds(delay)
+                .build();
+            queue.send_batch(batch).await.map_err(|e| e.to_string())?;
+        }
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use worker::{Env, State};
 
 use super::store::DoStore;
+use crate::service::delivery::message::Lane;
 use crate::service::event::outbox::{self, Scope};
 
 /// The alarm set before a response that left events pending.
@@ -108,14 +109,24 @@ impl OutboxSender {
                 self.failing_sends.set(self.failing_sends.get() - 1);
                 return Err("injected queue failure".into());
             }
-            let queue = self.env.queue("EVENTS").map_err(|e| e.to_string())?;
-            let keys: Vec<outbox::Key> = batch.iter().map(|p| p.key).collect();
-            let messages: Vec<String> = batch.into_iter().map(|p| p.message).collect();
-            queue
-                .send_batch(messages)
-                .await
-                .map_err(|e| e.to_string())?;
-            outbox::mark_sent(store, &keys).map_err(|e| e.to_string())?;
+            // Revocations first (the batch lists them first), each lane to its own queue; what a
+            // queue accepted leaves the outbox even if the other lane's send then fails.
+            for lane in [Lane::Revocation, Lane::Bulk] {
+                let (keys, messages): (Vec<outbox::Key>, Vec<String>) = batch
+                    .iter()
+                    .filter(|p| p.lane == lane)
+                    .map(|p| (p.key, p.message.clone()))
+                    .unzip();
+                if messages.is_empty() {
+                    continue;
+                }
+                let queue = self.env.queue(lane.binding()).map_err(|e| e.to_string())?;
+                queue
+                    .send_batch(messages)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                outbox::mark_sent(store, &keys).map_err(|e| e.to_string())?;
+            }
         }
     }
 }

@@ -150,7 +150,48 @@ pub enum QueueMessage {
     Delivery(DeliveryMessage),
 }
 
+/// Which queue a message travels on. Revocation never waits behind bulk traffic: the
+/// `user.sessions_revoked` event and every back-channel logout have a queue and a consumer of
+/// their own, so a large sync anywhere cannot delay a logout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// `LOGOUTS`: `user.sessions_revoked` events and logout deliveries.
+    Revocation,
+    /// `EVENTS`: every other event and every webhook delivery.
+    Bulk,
+}
+
+impl Lane {
+    /// The lane of an event of type `kind`.
+    pub fn of_event_type(kind: &str) -> Lane {
+        if kind == SESSIONS_REVOKED {
+            Lane::Revocation
+        } else {
+            Lane::Bulk
+        }
+    }
+
+    /// The queue binding of the lane (wrangler.toml `[[queues.producers]]`).
+    pub fn binding(self) -> &'static str {
+        match self {
+            Lane::Revocation => "LOGOUTS",
+            Lane::Bulk => "EVENTS",
+        }
+    }
+}
+
 impl QueueMessage {
+    /// The queue this message travels on.
+    pub fn lane(&self) -> Lane {
+        match self {
+            QueueMessage::Event(e) => Lane::of_event_type(&e.event_type),
+            QueueMessage::Delivery(d) => match d.delivery {
+                Delivery::Logout { .. } => Lane::Revocation,
+                Delivery::Webhook { .. } => Lane::Bulk,
+            },
+        }
+    }
+
     /// Tells the two kinds apart as they always were: a string `kind` member makes a delivery,
     /// otherwise a string `id` an event; anything else is no queue message.
     pub fn parse(text: &str) -> Result<QueueMessage, String> {
@@ -199,6 +240,29 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn revocation_has_its_own_lane() {
+        let event = |kind: &str| {
+            QueueMessage::parse(
+                &json!({"id": "evt_1", "type": kind, "occurred_at": "t", "sequence": 1,
+                        "actor": "a", "request_id": null, "data": {}})
+                .to_string(),
+            )
+            .unwrap()
+        };
+        assert_eq!(event(SESSIONS_REVOKED).lane(), Lane::Revocation);
+        assert_eq!(event("user.deactivated").lane(), Lane::Bulk);
+        let delivery = |kind: &str| {
+            QueueMessage::parse(
+                &json!({"kind": kind, "target": "t", "event": {}, "sub": "u", "sid": null})
+                    .to_string(),
+            )
+        };
+        assert_eq!(delivery("logout").unwrap().lane(), Lane::Revocation);
+        assert_eq!(Lane::Revocation.binding(), "LOGOUTS");
+        assert_eq!(Lane::Bulk.binding(), "EVENTS");
+    }
 
     #[test]
     fn deliveries_have_the_documented_json_shape() {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::scim::ScimError;
 use crate::service::connection::identity::connection_id;
-use crate::service::delivery::message::Envelope;
+use crate::service::delivery::message::{Envelope, Lane, QueueMessage, SESSIONS_REVOKED};
 use crate::service::store::{text, Row, Store, StoreError};
 
 /// Largest envelope sent as it is. Queues take 128 KB per message; bigger envelopes lose their
@@ -30,6 +30,8 @@ pub enum Key {
 pub struct Pending {
     pub key: Key,
     pub message: String,
+    /// The queue it goes to.
+    pub lane: Lane,
 }
 
 /// Columns of `event` an envelope is built from, in this order.
@@ -94,8 +96,9 @@ pub enum Scope {
     Registry,
 }
 
-/// The oldest pending events, at most `limit`, then (in the registry) the oldest pending
-/// messages. Outbox rows whose event was pruned by retention are dropped on the way. A
+/// The pending events, at most `limit`: `user.sessions_revoked` first (revocation never waits
+/// behind other events of the same connection), then the oldest; then (in the registry) the
+/// oldest pending messages. Outbox rows whose event was pruned by retention are dropped on the way. A
 /// connection that was never created (or was deleted) has none.
 pub fn pending(store: &dyn Store, scope: Scope, limit: i64) -> Result<Vec<Pending>, ScimError> {
     let connection = match scope {
@@ -112,16 +115,18 @@ pub fn pending(store: &dyn Store, scope: Scope, limit: i64) -> Result<Vec<Pendin
     let rows = store.query(
         &format!(
             "SELECT {EVENT_COLUMNS} FROM event JOIN outbox ON outbox.event_seq = event.seq
-             ORDER BY seq LIMIT ?"
+             ORDER BY type = ? DESC, seq LIMIT ?"
         ),
-        &[limit.into()],
+        &[SESSIONS_REVOKED.into(), limit.into()],
     )?;
     let mut out = rows
         .iter()
         .map(|row| {
+            let envelope = envelope(connection.as_deref(), row)?;
             Ok(Pending {
                 key: Key::Event(row.first().and_then(|v| v.as_i64()).unwrap_or_default()),
-                message: encode(to_value(envelope(connection.as_deref(), row)?)?),
+                lane: Lane::of_event_type(&envelope.event_type),
+                message: encode(to_value(envelope)?),
             })
         })
         .collect::<Result<Vec<_>, ScimError>>()?;
@@ -131,9 +136,11 @@ pub fn pending(store: &dyn Store, scope: Scope, limit: i64) -> Result<Vec<Pendin
             "SELECT seq, body FROM outbox_message ORDER BY seq LIMIT ?",
             &[room.into()],
         )? {
+            let message = text(&row, 1)?;
             out.push(Pending {
                 key: Key::Message(row.first().and_then(|v| v.as_i64()).unwrap_or_default()),
-                message: text(&row, 1)?,
+                lane: QueueMessage::parse(&message).map_or(Lane::Bulk, |m| m.lane()),
+                message,
             });
         }
     }
