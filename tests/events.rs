@@ -422,7 +422,12 @@ fn revocation_leaves_the_outbox_first_on_its_own_lane() {
     let rest: Vec<&str> = types[1..].iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(
         rest,
-        ["user.created", "user.created", "user.created", "user.deactivated"]
+        [
+            "user.created",
+            "user.created",
+            "user.created",
+            "user.deactivated"
+        ]
     );
     assert!(types[1..].iter().all(|(_, lane)| *lane == Lane::Bulk));
 }

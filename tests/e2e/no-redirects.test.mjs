@@ -4,10 +4,16 @@
 // it points to receives nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { startWorker, newConnection, admin, app, scim } from './harness.mjs';
 import { startReceiver, until } from './receiver.mjs';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+/** One P-256 private JWK, as LOGOUT_SIGNING_KEYS holds them. */
+const signingKeys = () => {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return JSON.stringify([{ ...privateKey.export({ format: 'jwk' }), kid: 'test-key' }]);
+};
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
 let server;
@@ -15,7 +21,7 @@ const receivers = [];
 
 before(async () => {
   // Retries 1 s apart: the second attempt proves the first was judged a failure, not lost.
-  server = await startWorker({ vars: { DELIVERY_RETRY_SCHEDULE: '1,1,1,1,1' } });
+  server = await startWorker({ vars: { DELIVERY_RETRY_SCHEDULE: '1,1,1,1,1', LOGOUT_SIGNING_KEYS: signingKeys() } });
 });
 
 after(async () => {

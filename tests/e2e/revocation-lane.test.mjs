@@ -5,10 +5,16 @@
 // have had to wait behind.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { startWorker, newConnection, admin, app, scim, bulkCreateUsers } from './harness.mjs';
 import { startReceiver, until } from './receiver.mjs';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+/** One P-256 private JWK, as LOGOUT_SIGNING_KEYS holds them. */
+const signingKeys = () => {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return JSON.stringify([{ ...privateKey.export({ format: 'jwk' }), kid: 'test-key' }]);
+};
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const FLOOD = 400;
 
@@ -17,7 +23,7 @@ let slowHook;
 let rp;
 
 before(async () => {
-  server = await startWorker();
+  server = await startWorker({ vars: { LOGOUT_SIGNING_KEYS: signingKeys() } });
   // Every event of every connection goes to an endpoint that takes 2 s to answer: the bulk
   // lane's backlog drains at a few deliveries a second.
   slowHook = await startReceiver({ mode: 'slow', slowMs: 2000 });

@@ -143,6 +143,10 @@ fn failure_text(store: &dyn Store, attempt: &Attempt) -> Result<String, ScimErro
     let detail = attempt.error.as_deref().map(str::trim).unwrap_or_default();
     let text = match (attempt.status, detail) {
         (Some(status), "") => format!("HTTP {status}"),
+        // The consumer's own text for a status already names it.
+        (Some(status), detail) if detail.starts_with(&format!("HTTP {status}")) => {
+            detail.to_owned()
+        }
         (Some(status), detail) => format!("HTTP {status}: {detail}"),
         (None, "") => "delivery failed".to_owned(),
         (None, detail) => detail.to_owned(),
