@@ -55,3 +55,4 @@ conformance: setup build-worker
 
 bench: setup build-worker
 	@$(ENV) node benches/bench.mjs
+	@$(ENV) node benches/pipeline.mjs
