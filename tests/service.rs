@@ -645,3 +645,109 @@ fn admin_changes_are_recorded_with_their_actor_and_never_a_secret() {
         "a token secret reached the event log"
     );
 }
+
+/// Hardening item 1: a `startIndex` past 2^53 (or past 64 bits) once answered 500 (the Durable
+/// Object's SQL takes integers as JS numbers). Any start past the end is an empty page with the
+/// total (RFC 7644 §3.4.2.4), on every list route; a huge `count` is capped.
+#[test]
+fn hardening_1_huge_start_index_is_an_empty_page() {
+    let mut f = Fixture::new();
+    f.create("first@example.com");
+    f.create("second@example.com");
+    let search = |start: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "startIndex": start});
+    for start in [
+        "9223372036854775297",
+        "9007199254740993",
+        "99999999999999999999999",
+    ] {
+        for path in [
+            format!("/Users?startIndex={start}"),
+            format!("/Groups?startIndex={start}"),
+            format!("/Users?startIndex={start}&count=99999999999999999999"),
+        ] {
+            let res = f.call("GET", &path, None);
+            assert_eq!(
+                res.status,
+                200,
+                "{path}: {}",
+                String::from_utf8_lossy(&res.body)
+            );
+            let body = res.json();
+            assert_eq!(body["Resources"], json!([]), "{path}");
+            assert_eq!(body["itemsPerPage"], 0, "{path}");
+        }
+    }
+    for start in [
+        json!(9_223_372_036_854_775_297_i64),
+        json!(18_446_744_073_709_551_615_u64),
+    ] {
+        for path in ["/Users/.search", "/.search"] {
+            let res = f.call("POST", path, Some(search(start.clone())));
+            assert_eq!(
+                res.status,
+                200,
+                "{path} {start}: {}",
+                String::from_utf8_lossy(&res.body)
+            );
+            assert_eq!(res.json()["Resources"], json!([]), "{path}");
+        }
+    }
+    // Not an integer at all is still a 400.
+    let bad = f.call("GET", "/Users?startIndex=12abc", None);
+    assert_eq!(bad.status, 400);
+    // And the store still answers.
+    assert_eq!(
+        f.call("GET", "/Users?startIndex=2", None).json()["Resources"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// Hardening item 3: a Bulk request once counted as one request against the rate limit (a Bulk
+/// of 1,000 creates passed a limit of 1 request/s). Each operation counts: past the burst, the
+/// rest are answered 429 one by one and nothing of them is written.
+#[test]
+fn hardening_3_every_bulk_operation_counts_against_the_rate_limit() {
+    use scim_edge::service::connection::rate_limit::Bucket;
+    let mut f = Fixture::new();
+    scim_edge::service::connection::settings::update(&f.store, &json!({"rate_limit": 1})).unwrap();
+    let before = f.user_count();
+    let operations: Vec<Value> = (0..5)
+        .map(|i| {
+            json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"),
+                   "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                            "userName": format!("bulk.limited{i}@example.com")}})
+        })
+        .collect();
+    let request = HttpRequest {
+        method: "POST".into(),
+        path: "/Bulk".into(),
+        headers: vec![
+            ("authorization".into(), format!("Bearer {}", f.token)),
+            ("content-type".into(), "application/scim+json".into()),
+        ],
+        body: json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                     "Operations": operations})
+        .to_string()
+        .into_bytes(),
+        ..HttpRequest::default()
+    };
+    let mut bucket = Bucket::new();
+    let r = scim::handle_limited(&f.store, &mut f.random, &mut bucket, BASE, NOW, &request);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let statuses: Vec<String> = r.json()["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| op["status"].as_str().unwrap().to_owned())
+        .collect();
+    // A burst of twice the rate (2 tokens): the request and its first operation take one, the
+    // second operation the other; the rest wait.
+    assert_eq!(statuses, ["201", "201", "429", "429", "429"]);
+    assert_eq!(f.user_count(), before + 2);
+    // The next request finds the bucket empty too.
+    let next = scim::handle_limited(&f.store, &mut f.random, &mut bucket, BASE, NOW, &request);
+    assert_eq!(next.status, 429);
+}

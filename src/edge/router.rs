@@ -44,6 +44,12 @@ pub async fn handle(mut req: Request, env: Env) -> Result<Response> {
     };
     let headers = response.headers().clone();
     headers.set(REQUEST_ID_HEADER, &request_id)?;
+    // Answers carry secrets (tokens, link URLs, webhook secrets) or personal data (SCIM and app
+    // resources): no cache may keep them. Only what says otherwise (the public keys and
+    // discovery documents) may be cached.
+    if !headers.has("cache-control")? {
+        headers.set("cache-control", "no-store")?;
+    }
     Ok(response.with_headers(headers))
 }
 

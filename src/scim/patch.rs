@@ -197,6 +197,7 @@ fn apply_pathless(
             "Without a path, the value must be an object of attributes.",
         ));
     };
+    refuse_conflicting_keys(attributes)?;
     for (key, value) in attributes {
         // Okta's group push repeats `id` (and some clients `schemas`/`meta`) in a pathless
         // replace: server-owned, so ignored as in a PUT (RFC 7644 §3.5.1).
@@ -217,6 +218,27 @@ fn apply_pathless(
         // Entra: keys like `name.givenName` or `urn:…:User:employeeNumber` are paths.
         let path = parse_path(key)?;
         apply_at(kind, resource, op, &path, Some(value))?;
+    }
+    Ok(())
+}
+
+/// Keys of a pathless value that name the same attribute (names are case-insensitive, RFC 7643
+/// §2.1: `userName` and `USERNAME`, `name.givenName` and `NAME.givenname`) must agree, as in a
+/// POST or PUT body: otherwise which one wins would depend on key order. 400 `invalidSyntax`.
+fn refuse_conflicting_keys(attributes: &Map<String, Value>) -> Result<(), ScimError> {
+    let mut seen: Vec<(String, &String, &Value)> = Vec::with_capacity(attributes.len());
+    for (key, value) in attributes {
+        let folded = key.to_ascii_lowercase();
+        match seen.iter().find(|(k, _, _)| *k == folded) {
+            Some((_, first, earlier)) if *earlier != value => {
+                return Err(ScimError::invalid_syntax(format!(
+                    "Attribute '{first}' is given more than once with different values \
+                     (attribute names are case-insensitive)."
+                )))
+            }
+            Some(_) => {}
+            None => seen.push((folded, key, value)),
+        }
     }
     Ok(())
 }

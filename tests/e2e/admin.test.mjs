@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startWorker, admin, newConnection, scim, call, assertAdminError, assertScimError,
+  startWorker, admin, app, newConnection, scim, call, assertAdminError, assertScimError,
   unknownConnectionId, USER_SCHEMA,
 } from './harness.mjs';
 
@@ -316,4 +316,28 @@ test('connection settings: defaults, update with validation listing every proble
   const listed = await admin(server, 'GET', '/connections?limit=100');
   assert.equal(listed.json.connections.find((c) => c.id === created.id).name, 'Settings Co (EU)');
   assertAdminError(await admin(server, 'PATCH', `/connections/${unknownConnectionId()}`, { name: 'x' }), 404, 'not_found');
+});
+
+// Hardening item 6: answers that carry secrets or personal data say `Cache-Control: no-store`;
+// only public documents (keys, discovery) may be cached.
+test('hardening 6: secrets and personal data are never cacheable', async () => {
+  const c = await newConnection(server, 'No store');
+  const checks = [
+    ['token issue', await admin(server, 'POST', `/connections/${c.id}/tokens`, {})],
+    ['setup link', await admin(server, 'POST', `/connections/${c.id}/setup-links`, {})],
+    ['connection', await admin(server, 'GET', `/connections/${c.id}`)],
+    ['SCIM create', await scim(c, 'POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'nostore@example.com' })],
+    ['SCIM list', await scim(c, 'GET', '/Users')],
+    ['SCIM error', await scim(c, 'GET', '/Users/nope')],
+    ['app users', await app(server, 'GET', `/connections/${c.id}/users`)],
+    ['admin error', await admin(server, 'GET', '/connections/con_00000000000000000000')],
+  ];
+  for (const [what, res] of checks) {
+    assert.ok(res.status < 500, `${what}: ${res.status}`);
+    assert.equal(res.headers.get('cache-control'), 'no-store', what);
+  }
+  // A public document keeps its own caching.
+  const discovery = await fetch(`${server.url}/connections/${c.id}/.well-known/openid-configuration`);
+  assert.equal(discovery.status, 200);
+  assert.match(discovery.headers.get('cache-control') ?? '', /^public, max-age=/);
 });

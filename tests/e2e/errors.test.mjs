@@ -375,3 +375,26 @@ test('hardening 11: multi-byte attribute names are 400 invalidValue on every pro
   assert.equal(after.status, 200, after.text);
   assert.equal(after.json.displayName, existing.displayName);
 });
+
+// Hardening item 1: the Durable Object's SQL takes integers as JS numbers; a startIndex past 2^53
+// once answered 500. Any start past the end is an empty page on every list route.
+test('hardening 1: a huge startIndex is an empty page, never a 5xx', async () => {
+  await createUser(conn, 'start.index@example.com');
+  const search = (startIndex) => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], startIndex });
+  for (const start of ['9223372036854775297', '9007199254740993', '99999999999999999999999']) {
+    for (const path of [`/Users?startIndex=${start}`, `/Groups?startIndex=${start}`, `/Users?startIndex=${start}&count=99999999999999999999`]) {
+      const res = await scim(conn, 'GET', path);
+      assert.equal(res.status, 200, `${path}: ${res.text}`);
+      assert.deepEqual(res.json.Resources ?? [], [], path);
+      assert.ok(res.json.totalResults >= 1, path);
+    }
+  }
+  for (const path of ['/Users/.search', '/Groups/.search', '/.search']) {
+    // 9223372036854775297 as a JSON number (past 2^53, as the review sent it).
+    const res = await scim(conn, 'POST', path, '{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"startIndex":9223372036854775297}');
+    assert.equal(res.status, 200, `${path}: ${res.text}`);
+    assert.deepEqual(res.json.Resources ?? [], [], path);
+    const big = await scim(conn, 'POST', path, search(1e300));
+    assert.ok(big.status === 200 || big.status === 400, `${path} 1e300: ${big.status}`);
+  }
+});

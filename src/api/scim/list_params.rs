@@ -56,9 +56,12 @@ impl ListParams {
         let int = |name: &str| -> Result<Option<i64>, ScimError> {
             get(name)
                 .map(|v| {
-                    v.as_i64().ok_or_else(|| {
-                        ScimError::invalid_value(format!("{name} must be an integer."))
-                    })
+                    // Past 64 bits signed: the largest (a page past any end).
+                    v.as_i64()
+                        .or_else(|| v.as_u64().map(|_| i64::MAX))
+                        .ok_or_else(|| {
+                            ScimError::invalid_value(format!("{name} must be an integer."))
+                        })
                 })
                 .transpose()
         };
@@ -175,11 +178,25 @@ impl ListParams {
     }
 }
 
+/// An integer query parameter; one too large for 64 bits is the largest (a `startIndex` past
+/// any end, a `count` over the cap), one too small the smallest.
 fn integer_param(name: &str, raw: Option<&str>) -> Result<Option<i64>, ScimError> {
     raw.map(|v| {
-        v.trim()
-            .parse::<i64>()
-            .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, got '{v}'.")))
+        let v = v.trim();
+        let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+        match v.parse::<i64>() {
+            Ok(n) => Ok(n),
+            Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(if v.starts_with('-') {
+                    i64::MIN
+                } else {
+                    i64::MAX
+                })
+            }
+            Err(_) => Err(ScimError::invalid_value(format!(
+                "{name} must be an integer, got '{v}'."
+            ))),
+        }
     })
     .transpose()
 }

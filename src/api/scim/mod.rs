@@ -53,10 +53,11 @@ pub fn handle_limited(
     };
     let admitted = transact(store, || {
         let principal = token::authenticate(store, now, request.header("authorization"))?;
-        limiter.take(now, settings::load(store)?.rate_limit)?;
-        Ok::<_, ScimError>(principal)
+        let rate = settings::load(store)?.rate_limit;
+        limiter.take(now, rate)?;
+        Ok::<_, ScimError>((principal, rate))
     });
-    let principal = match admitted {
+    let (principal, rate) = match admitted {
         Ok(p) => p,
         Err(e) => return e.into(),
     };
@@ -66,8 +67,17 @@ pub fn handle_limited(
             .trim_end_matches('/')
             .eq_ignore_ascii_case("/Bulk");
     if is_bulk {
-        // Each operation of a Bulk request is atomic on its own (RFC 7644 §3.7).
+        // Each operation of a Bulk request is atomic on its own (RFC 7644 §3.7), and counts
+        // against the rate limit like a request of its own: the request paid for the first, each
+        // further one takes a token or is answered 429 (hardening: a Bulk of 1,000 creates must
+        // not pass a limit of 1 request/s).
+        let mut first = true;
         let mut run = |sub: &HttpRequest| {
+            if !std::mem::take(&mut first) {
+                if let Err(limited) = limiter.take(now, rate) {
+                    return HttpResponse::from(limited);
+                }
+            }
             transact(store, || route(store, random, &ctx, &principal, sub))
                 .unwrap_or_else(HttpResponse::from)
         };

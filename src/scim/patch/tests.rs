@@ -295,3 +295,25 @@ fn rfc7644_3_5_2_setting_primary_moves_it_from_the_other_values() {
     ]}])));
     assert_eq!(two.unwrap_err().scim_type, Some(ScimType::InvalidValue));
 }
+
+/// Hardening item 10: a pathless PATCH whose value names one attribute twice, differing only in
+/// case, once applied both silently (the last in key order won) while POST and PUT answered 400.
+/// Now the same 400 `invalidSyntax`, and nothing is applied; agreeing repeats are fine.
+#[test]
+fn hardening_10_pathless_keys_differing_only_in_case_must_agree() {
+    for value in [
+        json!({"displayName": "A", "DISPLAYNAME": "B"}),
+        json!({"name.givenName": "A", "NAME.GIVENNAME": "B"}),
+        json!({"active": false, "Active": true}),
+    ] {
+        let err = patched(ops(json!([{"op": "replace", "value": value.clone()}]))).unwrap_err();
+        assert_eq!(err.status, 400, "{value}");
+        assert_eq!(err.scim_type, Some(ScimType::InvalidSyntax), "{value}");
+        assert!(err.detail.contains("more than once"), "{}", err.detail);
+    }
+    let same = patched(ops(json!([
+        {"op": "replace", "value": {"displayName": "Same", "DISPLAYNAME": "Same"}}
+    ])))
+    .unwrap();
+    assert_eq!(same["displayName"], "Same");
+}

@@ -19,6 +19,13 @@ fn invalid_value(kind: ResourceKind, body: Value) -> String {
     }
 }
 
+fn invalid_syntax(kind: ResourceKind, body: Value) -> String {
+    match run(kind, body) {
+        Err((400, Some(ScimType::InvalidSyntax), detail)) => detail,
+        other => format!("expected 400 invalidSyntax, got {other:?}"),
+    }
+}
+
 fn user(body: Value) -> Result<Value, (u16, Option<ScimType>, String)> {
     run(ResourceKind::User, body)
 }
@@ -649,14 +656,15 @@ fn the_same_attribute_twice_must_agree() {
         department: "Sales",
         ENTERPRISE_USER_SCHEMA: {"department": "Marketing"}
     });
+    // Hardening item 10: the same scimType as a pathless PATCH that does this (invalidSyntax).
     assert_eq!(
-        invalid_value(ResourceKind::User, conflicting),
+        invalid_syntax(ResourceKind::User, conflicting),
         format!(
             "Attribute '{ENTERPRISE_USER_SCHEMA}:department' is given more than once with \
              different values (attribute names are case-insensitive)."
         )
     );
-    let detail = invalid_value(
+    let detail = invalid_syntax(
         ResourceKind::User,
         json!({"userName": "a", "USERNAME": "b"}),
     );

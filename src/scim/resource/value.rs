@@ -33,7 +33,7 @@ pub(super) fn insert(
         return Ok(());
     };
     match out.get(attr.name) {
-        Some(existing) if *existing != value => Err(ScimError::invalid_value(format!(
+        Some(existing) if *existing != value => Err(ScimError::invalid_syntax(format!(
             "Attribute '{path}' is given more than once with different values \
              (attribute names are case-insensitive)."
         ))),

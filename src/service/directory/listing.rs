@@ -13,6 +13,10 @@ use crate::scim::sort::{self, Sort};
 use crate::scim::ScimError;
 use crate::service::store::{int, Row, Store};
 
+/// The largest integer bound into SQL: integers travel to the Durable Object's SQLite as JS
+/// numbers, exact only up to 2^53 - 1 (beyond it the platform answers `SQLITE_MISMATCH`).
+pub const MAX_SQL_INTEGER: i64 = (1 << 53) - 1;
+
 /// How one resource table is queried.
 pub struct Table {
     pub name: &'static str,
@@ -71,7 +75,9 @@ pub fn list<T>(
     visible: &dyn Fn(&T) -> Result<Value, ScimError>,
     case_exact: &dyn Fn(&AttrPath) -> bool,
 ) -> Result<Page<T>, ScimError> {
-    let offset = (query.start_index - 1).max(0);
+    // Bound within what the Durable Object's SQL takes exactly (a JS number): a page past the
+    // end is empty whatever `startIndex` said (RFC 7644 §3.4.2.4).
+    let offset = (query.start_index - 1).clamp(0, MAX_SQL_INTEGER);
     let indexed = match &query.filter {
         None => Some(("1 = 1".to_owned(), Vec::new())),
         Some(f) => filter_sql::to_sql(f, table.sql_target),
@@ -87,7 +93,7 @@ pub fn list<T>(
             .transpose()?
             .unwrap_or(0);
         let mut page_params = params.clone();
-        page_params.push(query.count.into());
+        page_params.push(query.count.clamp(0, MAX_SQL_INTEGER).into());
         page_params.push(offset.into());
         let rows = store.query(
             &format!(
