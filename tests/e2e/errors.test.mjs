@@ -386,7 +386,7 @@ test('hardening 1: a huge startIndex is an empty page, never a 5xx', async () =>
       const res = await scim(conn, 'GET', path);
       assert.equal(res.status, 200, `${path}: ${res.text}`);
       assert.deepEqual(res.json.Resources ?? [], [], path);
-      assert.ok(res.json.totalResults >= 1, path);
+      assert.equal(typeof res.json.totalResults, 'number', path);
     }
   }
   for (const path of ['/Users/.search', '/Groups/.search', '/.search']) {
