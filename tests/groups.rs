@@ -397,3 +397,87 @@ fn a_100k_member_group_changes_a_few_members_without_reading_the_list() {
     let full = f.call("GET", &format!("/Groups/{gid}"), None).json();
     assert_eq!(full["members"].as_array().unwrap().len(), n as usize);
 }
+
+/// Hardening item 4: a `read:users` token once read group names through `User.groups` and could
+/// filter on `groups.display`. What a token's scopes do not cover is withheld from what it reads
+/// (a User's `groups` needs `read:groups`, a Group's `members` needs `read:users`), even when
+/// asked for by name, and filtering or sorting on it is a 403.
+#[test]
+fn hardening_4_no_scope_reads_through_another() {
+    use scim_edge::service::connection::token;
+    let mut f = Fixture::new();
+    let user = f.create("scoped.reader@example.com");
+    let uid = user["id"].as_str().unwrap().to_owned();
+    let group = new_group(&mut f, "Secret project", &[&uid]);
+    let gid = group["id"].as_str().unwrap().to_owned();
+    // With every scope, both sides are visible.
+    assert_eq!(
+        f.call("GET", &format!("/Users/{uid}"), None).json()["groups"][0]["value"],
+        gid.as_str()
+    );
+
+    let issue = |f: &mut Fixture, scopes: &[&str]| {
+        let scopes = Some(scopes.iter().map(|s| s.to_string()).collect());
+        token::issue(&f.store, &mut f.random, common::NOW, scopes, None).unwrap()
+    };
+    let reader = issue(&mut f, &["read:users"]);
+    f.token = reader.token.clone();
+    for path in [
+        format!("/Users/{uid}"),
+        format!("/Users/{uid}?attributes=groups,userName"),
+        "/Users".to_owned(),
+        "/Users?attributes=groups".to_owned(),
+    ] {
+        let res = f.call("GET", &path, None);
+        assert_eq!(res.status, 200, "{path}");
+        let body = res.json();
+        let one = body.get("Resources").map_or(&body, |r| &r[0]);
+        assert!(one.get("groups").is_none(), "{path}: {one}");
+    }
+    for path in [
+        "/Users?filter=groups.display%20eq%20%22Secret%20project%22",
+        "/Users?filter=groups%20pr",
+        "/Users?sortBy=groups.display",
+    ] {
+        let res = f.call("GET", path, None);
+        assert_eq!(res.status, 403, "{path}");
+    }
+    let search = f.call(
+        "POST",
+        "/.search",
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                    "filter": "groups.value eq \"x\""}),
+        ),
+    );
+    assert_eq!(search.status, 403);
+    let all = f.call(
+        "POST",
+        "/.search",
+        Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})),
+    );
+    assert_eq!(all.status, 200);
+    assert!(all.json()["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r.get("groups").is_none()));
+
+    // The other way round: read:groups alone sees the group, not who is in it.
+    token::revoke(&f.store, common::NOW, &reader.id).unwrap();
+    f.token = issue(&mut f, &["read:groups", "write:groups"]).token;
+    let res = f.call(
+        "GET",
+        &format!("/Groups/{gid}?attributes=members,displayName"),
+        None,
+    );
+    assert_eq!(res.status, 200);
+    assert!(res.json().get("members").is_none());
+    assert_eq!(res.json()["displayName"], "Secret project");
+    let res = f.call(
+        "GET",
+        &format!("/Groups?filter=members.value%20eq%20%22{uid}%22"),
+        None,
+    );
+    assert_eq!(res.status, 403);
+}

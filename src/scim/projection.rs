@@ -22,6 +22,8 @@ pub struct Projection {
     /// `None` when the client did not restrict attributes.
     attributes: Option<Vec<Selector>>,
     excluded: Vec<Selector>,
+    /// Core attributes never shown, whatever the client asked (what the token may not read).
+    withheld: Vec<&'static str>,
 }
 
 impl Projection {
@@ -36,6 +38,7 @@ impl Projection {
                 .map(|a| parse_list(kind, Some(a), false))
                 .transpose()?,
             excluded: parse_list(kind, excluded, false)?,
+            withheld: Vec::new(),
         })
     }
 
@@ -50,12 +53,23 @@ impl Projection {
             attributes: restricting(attributes)
                 .map(|a| parse_list(kind, Some(a), true).unwrap_or_default()),
             excluded: parse_list(kind, excluded, true).unwrap_or_default(),
+            withheld: Vec::new(),
         }
+    }
+
+    /// The same projection, never showing the core attribute `attr` (not even when asked for):
+    /// for what the request's credentials may not read.
+    pub fn withhold(mut self, attr: &'static str) -> Projection {
+        self.withheld.push(attr);
+        self
     }
 
     /// Whether the client named `attr` (of the core schema) in `attributes`, or whether it is
     /// returned by default and not excluded. Lets callers skip loading what is not shown.
     pub fn wants(&self, kind: ResourceKind, attr: &str) -> bool {
+        if self.withheld.iter().any(|w| w.eq_ignore_ascii_case(attr)) {
+            return false;
+        }
         let core = kind.core_schema().id;
         let named = |list: &[Selector]| {
             list.iter().any(|s| {
@@ -84,6 +98,7 @@ impl Projection {
             return;
         };
         let core = kind.core_schema();
+        members.retain(|key, _| !self.withheld.iter().any(|w| w.eq_ignore_ascii_case(key)));
         let keys: Vec<String> = members.keys().cloned().collect();
         for key in keys {
             if key == "schemas" {
@@ -408,6 +423,18 @@ mod tests {
         p.apply(ResourceKind::User, &mut u);
         assert!(u.get("displayName").is_none());
         assert_eq!(u["userName"], "bjensen");
+    }
+
+    #[test]
+    fn withheld_attributes_are_never_shown_even_when_asked_for() {
+        let p = Projection::parse(ResourceKind::User, Some("userName,emails"), None)
+            .unwrap()
+            .withhold("emails");
+        let mut u = user();
+        p.apply(ResourceKind::User, &mut u);
+        assert_eq!(u["userName"], "bjensen");
+        assert!(u.get("emails").is_none());
+        assert!(!p.wants(ResourceKind::User, "EMAILS"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::list_params::{projection_of, ListParams};
 use crate::api::http::{HttpRequest, HttpResponse};
 use crate::scim::discovery;
 use crate::scim::projection::Projection;
+use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
 use crate::service::clock::Random;
 use crate::service::connection::token::Principal;
@@ -25,6 +26,51 @@ pub fn require(principal: &Principal, scope: &str) -> Result<(), ScimError> {
             "This token lacks the '{scope}' scope."
         )))
     }
+}
+
+/// The attribute of `kind` that holds the other resource type, and the scope that reading it
+/// needs: a User's `groups` (group names) needs `read:groups`, a Group's `members` (user names)
+/// needs `read:users` (hardening item 4: no scope reads through another).
+fn cross_type(kind: ResourceKind) -> (&'static str, &'static str) {
+    match kind {
+        ResourceKind::User => ("groups", "read:groups"),
+        ResourceKind::Group => ("members", "read:users"),
+    }
+}
+
+/// `shown`, without the attribute of the other type when the token may not read that type.
+pub fn withheld(principal: &Principal, kind: ResourceKind, shown: Projection) -> Projection {
+    let (attr, scope) = cross_type(kind);
+    if principal.scopes.iter().any(|s| s == scope) {
+        shown
+    } else {
+        shown.withhold(attr)
+    }
+}
+
+/// [`withheld`] for a list, which also may not filter or sort on what the token may not read:
+/// 403, as for any missing scope.
+pub fn scoped(
+    principal: &Principal,
+    kind: ResourceKind,
+    query: &ListQuery,
+    shown: Projection,
+) -> Result<Projection, ScimError> {
+    let (attr, scope) = cross_type(kind);
+    if principal.scopes.iter().any(|s| s == scope) {
+        return Ok(shown);
+    }
+    let filters = query.filter.as_ref().is_some_and(|f| f.mentions(attr));
+    let sorts = query
+        .sort
+        .as_ref()
+        .is_some_and(|s| s.path.attr.eq_ignore_ascii_case(attr));
+    if filters || sorts {
+        return Err(ScimError::forbidden(format!(
+            "This token lacks the '{scope}' scope needed to filter or sort on '{attr}'."
+        )));
+    }
+    Ok(shown.withhold(attr))
 }
 
 pub fn not_allowed(method: &str, request: &HttpRequest, allow: &'static str) -> ScimError {
@@ -114,22 +160,24 @@ pub fn route<R: Resources>(
         (m, [_, ".search"]) if m != "POST" => Err(not_allowed(method, request, "POST")),
         ("GET", [_]) => {
             let (query, shown) = ListParams::from_query(request)?.into_query(R::KIND)?;
+            let shown = scoped(principal, R::KIND, &query, shown)?;
             list_response::<R>(store, ctx, &query, &shown)
         }
         ("POST", [_, ".search"]) => {
             let params = ListParams::from_body(&request.json_body()?)?;
             let (query, shown) = params.into_query(R::KIND)?;
+            let shown = scoped(principal, R::KIND, &query, shown)?;
             list_response::<R>(store, ctx, &query, &shown)
         }
         ("POST", [endpoint]) => {
-            let shown = projection_of(request, R::KIND)?;
+            let shown = withheld(principal, R::KIND, projection_of(request, R::KIND)?);
             let created = R::create(store, ctx, random, &request.json_body()?)?;
             change::record::<R>(store, random, ctx, principal, None, Some(&created))?;
             let location = format!("{base}/{endpoint}/{}", R::id(&created));
             Ok(one::<R>(201, &created, base, &shown).with_header("location", location))
         }
         ("GET", [_, id]) => {
-            let shown = projection_of(request, R::KIND)?;
+            let shown = withheld(principal, R::KIND, projection_of(request, R::KIND)?);
             let found = R::get(store, id, &shown)?;
             if not_modified(request, &R::etag(&found)) {
                 return Ok(HttpResponse::empty(304).with_header("etag", R::etag(&found)));
@@ -137,7 +185,7 @@ pub fn route<R: Resources>(
             Ok(one::<R>(200, &found, base, &shown))
         }
         ("PUT", [_, id]) => {
-            let shown = projection_of(request, R::KIND)?;
+            let shown = withheld(principal, R::KIND, projection_of(request, R::KIND)?);
             let body = request.json_body()?;
             let before = R::get(store, id, &lean::<R>())?;
             let updated = R::replace(store, ctx, id, if_match, &body, &shown)?;
@@ -145,7 +193,7 @@ pub fn route<R: Resources>(
             Ok(one::<R>(200, &updated, base, &shown))
         }
         ("PATCH", [_, id]) => {
-            let shown = projection_of(request, R::KIND)?;
+            let shown = withheld(principal, R::KIND, projection_of(request, R::KIND)?);
             let body = request.json_body()?;
             let before = R::get(store, id, &lean::<R>())?;
             let updated = R::modify(store, ctx, id, if_match, &body, &shown)?;

@@ -171,6 +171,10 @@ fn search_all(
     }
     let params = ListParams::from_body(&request.json_body()?)?;
     let query = params.clone().into_query_across(ResourceKind::User)?.0;
+    // What the token may not read through one type is not searchable through it either.
+    for kind in [ResourceKind::User, ResourceKind::Group] {
+        endpoint::scoped(principal, kind, &query, Default::default())?;
+    }
     if let Some(order) = query.sort.clone() {
         // Sorted: the whole result across types is ordered, then paged.
         let mut keyed = Vec::new();
@@ -178,6 +182,7 @@ fn search_all(
             keyed.extend(sorted_all::<Users>(
                 store,
                 ctx,
+                principal,
                 &params,
                 &query,
                 user::case_exact,
@@ -187,6 +192,7 @@ fn search_all(
             keyed.extend(sorted_all::<Groups>(
                 store,
                 ctx,
+                principal,
                 &params,
                 &query,
                 group::case_exact,
@@ -206,6 +212,7 @@ fn search_all(
         ));
     }
     let mut search = Across {
+        principal,
         query,
         params,
         skip: 0,
@@ -231,11 +238,13 @@ fn search_all(
 fn sorted_all<R: Resources>(
     store: &dyn Store,
     ctx: &Ctx,
+    principal: &Principal,
     params: &ListParams,
     query: &ListQuery,
     case_exact: fn(&AttrPath) -> bool,
 ) -> Result<Vec<(SortKey, serde_json::Value)>, ScimError> {
     let (_, shown) = params.clone().into_query_across(R::KIND)?;
+    let shown = endpoint::withheld(principal, R::KIND, shown);
     let Some(order) = &query.sort else {
         return Ok(Vec::new());
     };
@@ -259,7 +268,8 @@ fn sorted_all<R: Resources>(
 }
 
 /// A search across resource types, filled one type after another.
-struct Across {
+struct Across<'a> {
+    principal: &'a Principal,
     params: ListParams,
     query: ListQuery,
     skip: i64,
@@ -267,9 +277,10 @@ struct Across {
     total: i64,
 }
 
-impl Across {
+impl Across<'_> {
     fn add<R: Resources>(&mut self, store: &dyn Store, ctx: &Ctx) -> Result<(), ScimError> {
         let (_, shown) = self.params.clone().into_query_across(R::KIND)?;
+        let shown = endpoint::withheld(self.principal, R::KIND, shown);
         let room = self.query.count - self.resources.len() as i64;
         let page = R::list(
             store,

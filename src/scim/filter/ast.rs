@@ -98,6 +98,21 @@ pub enum Filter {
     },
 }
 
+impl Filter {
+    /// Whether any comparison, presence test or value path of the filter is about attribute
+    /// `attr` (compared case-insensitively; sub-attributes count: `groups.display` is about
+    /// `groups`).
+    pub fn mentions(&self, attr: &str) -> bool {
+        match self {
+            Filter::Compare { path, .. }
+            | Filter::Present(path)
+            | Filter::ValuePath { path, .. } => path.attr.eq_ignore_ascii_case(attr),
+            Filter::And(a, b) | Filter::Or(a, b) => a.mentions(attr) || b.mentions(attr),
+            Filter::Not(inner) => inner.mentions(attr),
+        }
+    }
+}
+
 /// A PATCH `path`: `attrPath`, `attrPath[valFilter]`, or `attrPath[valFilter].subAttr`
 /// (RFC 7644 §3.5.2).
 #[derive(Debug, Clone, PartialEq)]

@@ -423,16 +423,6 @@ pub fn case_exact(path: &AttrPath) -> bool {
     ResourceKind::Group.case_exact(path)
 }
 
-fn mentions_members(filter: &Filter) -> bool {
-    match filter {
-        Filter::Compare { path, .. } | Filter::Present(path) | Filter::ValuePath { path, .. } => {
-            path.attr.eq_ignore_ascii_case("members")
-        }
-        Filter::And(a, b) | Filter::Or(a, b) => mentions_members(a) || mentions_members(b),
-        Filter::Not(inner) => mentions_members(inner),
-    }
-}
-
 /// GET /Groups. Members are read for the page only when shown, and for filtering only when the
 /// filter looks at them.
 pub fn list(
@@ -443,7 +433,7 @@ pub fn list(
 ) -> Result<Page<StoredGroup>, ScimError> {
     // Members are read per candidate only when the filter looks at them and cannot run in SQL.
     let filter_members = query.filter.as_ref().is_some_and(|f| {
-        mentions_members(f)
+        f.mentions("members")
             && super::filter_sql::to_sql(f, &super::filter_sql::GROUP_TARGET).is_none()
     });
     let load = |row: &Row| row_to_group(store, row, filter_members);
