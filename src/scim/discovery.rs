@@ -71,8 +71,23 @@ pub fn resource_type(kind: ResourceKind, base_url: &str) -> Value {
     value
 }
 
+/// Most bytes of resources in one list page (their JSON), 4 MiB.
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
 /// A ListResponse of already-rendered resources (RFC 7644 §3.4.2).
-pub fn list_response(resources: Vec<Value>, total: i64, start_index: i64) -> Value {
+pub fn list_response(mut resources: Vec<Value>, total: i64, start_index: i64) -> Value {
+    // Bounded answers (hardening): a page stops before its resources pass MAX_PAGE_BYTES (the
+    // first always stays, so paging by `itemsPerPage` moves on), fewer than `count` as
+    // RFC 7644 §3.4.2.4 allows.
+    let mut size = 0;
+    let fits = resources
+        .iter()
+        .position(|r| {
+            size += serde_json::to_string(r).map_or(0, |s| s.len());
+            size > MAX_PAGE_BYTES
+        })
+        .map_or(resources.len(), |over| over.max(1));
+    resources.truncate(fits);
     json!({
         "schemas": [LIST_RESPONSE_SCHEMA],
         "totalResults": total,
@@ -80,4 +95,31 @@ pub fn list_response(resources: Vec<Value>, total: i64, start_index: i64) -> Val
         "itemsPerPage": resources.len(),
         "Resources": resources,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hardening item 8: a list answer stops before its resources pass [`MAX_PAGE_BYTES`],
+    /// keeping at least one, and says so in `itemsPerPage`.
+    #[test]
+    fn hardening_8_list_pages_are_bounded_in_bytes() {
+        let big = |i: usize| json!({"id": i.to_string(), "displayName": "x".repeat(1024 * 1024)});
+        let page = list_response((0..10).map(big).collect(), 10, 1);
+        let shown = page["itemsPerPage"].as_u64().unwrap_or(0);
+        assert!((1..10).contains(&shown), "{shown}");
+        assert_eq!(
+            page["Resources"].as_array().map(Vec::len),
+            Some(shown as usize)
+        );
+        assert_eq!(page["totalResults"], 10);
+        assert!(page.to_string().len() <= MAX_PAGE_BYTES + 1024);
+        // One resource larger than the bound is still answered on its own.
+        let huge = json!({"id": "1", "displayName": "y".repeat(MAX_PAGE_BYTES + 1)});
+        assert_eq!(list_response(vec![huge], 1, 1)["itemsPerPage"], 1);
+        // Small pages are untouched.
+        let small = list_response((0..5).map(|i| json!({"id": i})).collect(), 5, 1);
+        assert_eq!(small["itemsPerPage"], 5);
+    }
 }

@@ -864,3 +864,27 @@ fn schemas_member_inside_an_extension_object_is_ignored() {
         json!({"department": "Eng"})
     );
 }
+
+/// Hardening item 8: string values are capped (4,096 characters; binary 65,536), counted in
+/// characters, not bytes; one over is a 400 `invalidValue` naming the attribute.
+#[test]
+fn hardening_8_string_values_are_capped() {
+    let at_cap = "é".repeat(crate::scim::resource::value::MAX_STRING_CHARS);
+    assert!(user(json!({"userName": at_cap})).is_ok());
+    let over = "a".repeat(crate::scim::resource::value::MAX_STRING_CHARS + 1);
+    let detail = invalid_value(ResourceKind::User, json!({"userName": over.clone()}));
+    assert!(
+        detail.contains("'userName' is longer than 4096"),
+        "{detail}"
+    );
+    let detail = invalid_value(
+        ResourceKind::User,
+        json!({"userName": "a", "emails": [{"value": over}]}),
+    );
+    assert!(detail.contains("emails"), "{detail}");
+    let detail = invalid_value(
+        ResourceKind::Group,
+        json!({"displayName": "b".repeat(5000)}),
+    );
+    assert!(detail.contains("displayName"), "{detail}");
+}

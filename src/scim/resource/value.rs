@@ -14,6 +14,12 @@ use time::OffsetDateTime;
 use crate::scim::error::ScimError;
 use crate::scim::schema::{AttrType, Attribute, Mutability, ResourceKind, Returned};
 
+/// Longest string or reference value accepted, in characters (hardening: a 1 MiB `userName` made
+/// every list that shows it 1 MiB larger). Binary values (base64 certificates) may be longer.
+pub const MAX_STRING_CHARS: usize = 4096;
+/// Longest binary (base64) value accepted, in characters.
+pub const MAX_BINARY_CHARS: usize = 65_536;
+
 /// How much of a client-sent string an error detail repeats.
 const ECHO_CHARS: usize = 128;
 
@@ -102,6 +108,14 @@ fn normalize_value(
     Ok(Some(Value::Array(out)))
 }
 
+/// The longest value of a string-typed attribute.
+fn max_chars(ty: AttrType) -> usize {
+    match ty {
+        AttrType::Binary => MAX_BINARY_CHARS,
+        _ => MAX_STRING_CHARS,
+    }
+}
+
 fn normalize_single(
     kind: ResourceKind,
     attr: &'static Attribute,
@@ -110,6 +124,14 @@ fn normalize_single(
 ) -> Result<Option<Value>, ScimError> {
     match (attr.ty, value) {
         (_, Value::Null) => Ok(None),
+        (AttrType::String | AttrType::Reference | AttrType::Binary, Value::String(s))
+            if s.len() > max_chars(attr.ty) && s.chars().count() > max_chars(attr.ty) =>
+        {
+            Err(ScimError::invalid_value(format!(
+                "Attribute '{path}' is longer than {} characters.",
+                max_chars(attr.ty)
+            )))
+        }
         (AttrType::String | AttrType::Reference | AttrType::Binary, Value::String(_))
         | (AttrType::Boolean, Value::Bool(_))
         | (AttrType::Decimal, Value::Number(_)) => Ok(Some(value.clone())),
