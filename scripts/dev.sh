@@ -9,6 +9,9 @@ PORT="${PORT:-8787}"
 args=(--ip 127.0.0.1 --port "$PORT" --persist-to .wrangler/state --show-interactive-dev-session=false)
 # Logout tokens name this server as their issuer, whatever the port.
 args+=(--var "LOGOUT_ISSUER:http://127.0.0.1:$PORT")
+# Webhook and logout receivers on this machine (http://127.0.0.1:…) may be registered; a
+# deployment refuses every non-public host (wrangler.toml leaves ALLOW_LOOPBACK_TARGETS unset).
+args+=(--var "ALLOW_LOOPBACK_TARGETS:on")
 if [ -n "${ADMIN_TOKEN:-}" ]; then
   args+=(--var "ADMIN_TOKEN:$ADMIN_TOKEN")
   token_hint='$ADMIN_TOKEN'

@@ -13,6 +13,7 @@ use scim_edge::api::scim;
 use scim_edge::service::clock::Timestamp;
 use scim_edge::service::connection;
 use scim_edge::service::connection::token;
+use scim_edge::service::delivery::outbound_url::OutboundPolicy;
 use scim_edge::service::sqlite::SqliteStore;
 use scim_edge::service::store::Store;
 
@@ -354,7 +355,14 @@ fn registry_creates_lists_pages_and_deletes() {
             body: body.as_bytes().to_vec(),
             ..HttpRequest::default()
         };
-        registry::handle(&store, random, NOW, "https://scim.example", &request)
+        registry::handle(
+            &store,
+            random,
+            NOW,
+            "https://scim.example",
+            OutboundPolicy::DEVELOPMENT,
+            &request,
+        )
     };
     let mut ids = Vec::new();
     for name in ["A", "B", "C"] {

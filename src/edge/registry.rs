@@ -14,6 +14,7 @@ use crate::api::http::{MAX_BODY_BYTES, ORIGIN_HEADER};
 use crate::api::json::admin_error;
 use crate::scim::ScimError;
 use crate::service::clock::{OsRandom, Timestamp};
+use crate::service::delivery::outbound_url::OutboundPolicy;
 use crate::service::event::outbox::Scope;
 
 #[durable_object]
@@ -21,12 +22,20 @@ pub struct Registry {
     state: State,
     /// Sends the outbox to the queue, also after the response (hence shared).
     outbox: Rc<OutboxSender>,
+    /// Which webhook and logout URLs may be registered: `ALLOW_LOOPBACK_TARGETS = "on"` (local
+    /// development and tests, never production) lets loopback receivers through.
+    outbound: OutboundPolicy,
 }
 
 impl DurableObject for Registry {
     fn new(state: State, env: Env) -> Self {
+        let switch = env
+            .var("ALLOW_LOOPBACK_TARGETS")
+            .ok()
+            .map(|v| v.to_string());
         Registry {
             state,
+            outbound: OutboundPolicy::from_setting(switch.as_deref()),
             outbox: Rc::new(OutboxSender::new(env, Scope::Registry)),
         }
     }
@@ -42,7 +51,8 @@ impl DurableObject for Registry {
         };
         let store = DoStore::new(self.state.storage());
         let now = Timestamp(worker::Date::now().as_millis() as i64);
-        let response = admin::registry::handle(&store, &mut OsRandom, now, &origin, &request);
+        let response =
+            admin::registry::handle(&store, &mut OsRandom, now, &origin, self.outbound, &request);
         // Events a write recorded (including a delivery verdict that disabled an endpoint) go
         // to the queue right after the response; the guard alarm covers a dying instance.
         if request.method != "GET" {

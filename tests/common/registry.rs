@@ -10,11 +10,15 @@ use scim_edge::service::sqlite::SqliteStore;
 
 use super::{Counter, NOW};
 use scim_edge::service::clock::Timestamp;
+use scim_edge::service::delivery::outbound_url::OutboundPolicy;
 
 pub struct Registry {
     pub store: SqliteStore,
     pub random: Counter,
     pub now: Timestamp,
+    /// As `make dev` and the e2e harness run (`ALLOW_LOOPBACK_TARGETS=on`): loopback receivers
+    /// may be registered.
+    pub outbound: OutboundPolicy,
 }
 
 impl Registry {
@@ -23,6 +27,7 @@ impl Registry {
             store: SqliteStore::in_memory().unwrap(),
             random: Counter(7),
             now: NOW,
+            outbound: OutboundPolicy::DEVELOPMENT,
         }
     }
 
@@ -49,6 +54,7 @@ impl Registry {
             &mut self.random,
             self.now,
             "https://scim.example",
+            self.outbound,
             &request,
         )
     }

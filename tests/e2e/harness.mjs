@@ -80,8 +80,14 @@ function prepareBundle() {
 }
 
 /**
- * Starts the worker. `persistTo` keeps state across restarts when given; `vars` adds or overrides
- * environment variables (`--var NAME:value`).
+ * Variables every test worker gets unless `vars` overrides them: tests register webhook and
+ * logout receivers on 127.0.0.1, which only `ALLOW_LOOPBACK_TARGETS=on` admits (as `make dev`).
+ */
+export const DEFAULT_VARS = Object.freeze({ ALLOW_LOOPBACK_TARGETS: 'on' });
+
+/**
+ * Starts the worker. `persistTo` keeps state across restarts when given; `vars` adds to or
+ * overrides environment variables (`--var NAME:value`), starting from DEFAULT_VARS.
  * Returns { url, adminToken, appToken, persistTo, stop() }.
  */
 export async function startWorker({ persistTo, adminToken, appToken, vars = {} } = {}) {
@@ -96,7 +102,7 @@ export async function startWorker({ persistTo, adminToken, appToken, vars = {} }
     [
       'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', dir,
       '--var', `ADMIN_TOKEN:${token}`, '--var', `APP_API_TOKEN:${appSecret}`,
-      ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+      ...Object.entries({ ...DEFAULT_VARS, ...vars }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
       '--show-interactive-dev-session=false',
       '--inspector-port', String(await freePort()),
     ],

@@ -10,6 +10,7 @@ use crate::api::json::{admin_error, parse};
 use crate::scim::ScimError;
 use crate::service::clock::{Random, Timestamp};
 use crate::service::delivery::message::TargetKind;
+use crate::service::delivery::outbound_url::OutboundPolicy;
 use crate::service::delivery::{dead_letter, fanout, oidc_client, verdict, webhook};
 use crate::service::event;
 use crate::service::migration::migrate_registry;
@@ -35,11 +36,15 @@ struct CreateConnection {
 ///   reach the webhook endpoints that take every connection's events
 /// - `POST /internal/fanout`, `POST /internal/targets`, `POST /internal/attempts`: for the queue
 ///   consumer only (see [`delivery`](super::delivery))
+///
+/// `outbound` says which webhook and logout URLs may be registered (see
+/// [`outbound_url`](crate::service::delivery::outbound_url)).
 pub fn handle(
     store: &dyn Store,
     random: &mut dyn Random,
     now: Timestamp,
     origin: &str,
+    outbound: OutboundPolicy,
     request: &HttpRequest,
 ) -> HttpResponse {
     let segments: Vec<&str> = request.path.split('/').filter(|s| !s.is_empty()).collect();
@@ -61,12 +66,14 @@ pub fn handle(
                 registry::delete(store, random, now, admin, id).map(|()| (204, Value::Null))
             }
             ("POST", ["webhooks"]) => {
-                webhook::create(store, random, now, admin, parse(request)?).map(|v| (201, v))
+                webhook::create(store, random, now, admin, parse(request)?, outbound)
+                    .map(|v| (201, v))
             }
             ("GET", ["webhooks"]) => webhook::list(store, now, request.page()).map(|v| (200, v)),
             ("GET", ["webhooks", id]) => webhook::get(store, now, id).map(|v| (200, v)),
             ("PATCH", ["webhooks", id]) => {
-                webhook::update(store, random, now, id, admin, parse(request)?).map(|v| (200, v))
+                webhook::update(store, random, now, id, admin, parse(request)?, outbound)
+                    .map(|v| (200, v))
             }
             ("DELETE", ["webhooks", id]) => {
                 webhook::delete(store, random, now, id, admin).map(|()| (204, Value::Null))
@@ -75,12 +82,13 @@ pub fn handle(
                 webhook::rotate_secret(store, random, now, id, admin).map(|v| (200, v))
             }
             ("POST", ["clients"]) => {
-                oidc_client::create(store, random, now, admin, parse(request)?).map(|v| (201, v))
+                oidc_client::create(store, random, now, admin, parse(request)?, outbound)
+                    .map(|v| (201, v))
             }
             ("GET", ["clients"]) => oidc_client::list(store, request.page()).map(|v| (200, v)),
             ("GET", ["clients", id]) => oidc_client::get(store, id).map(|v| (200, v)),
             ("PATCH", ["clients", id]) => {
-                oidc_client::update(store, random, now, id, admin, parse(request)?)
+                oidc_client::update(store, random, now, id, admin, parse(request)?, outbound)
                     .map(|v| (200, v))
             }
             ("DELETE", ["clients", id]) => {

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::outbound_url;
+use super::outbound_url::{self, OutboundPolicy};
 use super::target::{self, Body};
 use crate::scim::ScimError;
 use crate::service::clock::{Random, Timestamp};
@@ -71,6 +71,7 @@ pub fn create(
     now: Timestamp,
     origin: Origin,
     body: Map<String, Value>,
+    policy: OutboundPolicy,
 ) -> Result<Value, ScimError> {
     let body = Body::new(
         body,
@@ -83,7 +84,7 @@ pub fn create(
     )?;
     let id = valid_client_id(body.required_str("client_id")?)?;
     let uri = body.required_str("backchannel_logout_uri")?;
-    outbound_url::validate("backchannel_logout_uri", uri)?;
+    outbound_url::validate("backchannel_logout_uri", uri, policy)?;
     let session_required = body
         .bool("backchannel_logout_session_required")?
         .unwrap_or(false);
@@ -159,6 +160,7 @@ pub fn update(
     id: &str,
     origin: Origin,
     body: Map<String, Value>,
+    policy: OutboundPolicy,
 ) -> Result<Value, ScimError> {
     let row = load(store, id)?;
     let was_enabled = int(&row, 4)? != 0;
@@ -175,7 +177,7 @@ pub fn update(
     let mut data = serde_json::Map::new();
     if body.has("backchannel_logout_uri") {
         let uri = body.required_str("backchannel_logout_uri")?;
-        outbound_url::validate("backchannel_logout_uri", uri)?;
+        outbound_url::validate("backchannel_logout_uri", uri, policy)?;
         store.execute(
             "UPDATE oidc_client SET backchannel_logout_uri = ? WHERE id = ?",
             &[uri.into(), id.into()],

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::outbound_url;
+use super::outbound_url::{self, OutboundPolicy};
 use super::signature::new_secret;
 use super::target::{self, Body};
 use crate::scim::ScimError;
@@ -159,13 +159,14 @@ pub fn create(
     now: Timestamp,
     origin: Origin,
     body: Map<String, Value>,
+    policy: OutboundPolicy,
 ) -> Result<Value, ScimError> {
     let body = Body::new(
         body,
         &["url", "description", "event_types", "connection_ids"],
     )?;
     let url = body.required_str("url")?;
-    outbound_url::validate("url", url)?;
+    outbound_url::validate("url", url, policy)?;
     let description = description(body.nullable_str("description")?.flatten())?;
     let types = match body.get("event_types") {
         None | Some(Value::Null) => vec!["*".to_owned()],
@@ -241,6 +242,7 @@ pub fn update(
     id: &str,
     origin: Origin,
     body: Map<String, Value>,
+    policy: OutboundPolicy,
 ) -> Result<Value, ScimError> {
     let row = load(store, id)?;
     let was_enabled = int(&row, 5)? != 0;
@@ -259,7 +261,7 @@ pub fn update(
     let mut data = serde_json::Map::new();
     if body.has("url") {
         let url = body.required_str("url")?;
-        outbound_url::validate("url", url)?;
+        outbound_url::validate("url", url, policy)?;
         store.execute(
             "UPDATE webhook SET url = ? WHERE id = ?",
             &[url.into(), id.into()],
