@@ -343,6 +343,35 @@ mod hardening_12_bodies {
             .collect();
         ops(Value::Array(operations))
     }
+
+    fn emails(n: usize) -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"value": format!("u{i}@x.example"), "primary": i % 2 == 0}))
+            .collect()
+    }
+
+    /// One pathless `add` of `n` emails (Okta/Entra style).
+    pub fn pathless(n: usize) -> Value {
+        ops(json!([{"op": "add", "value": {"emails": emails(n)}}]))
+    }
+
+    /// `n` emails added, then removed by listing them (Entra's removal of members).
+    pub fn add_then_remove(n: usize) -> Value {
+        ops(json!([
+            {"op": "add", "path": "emails", "value": emails(n)},
+            {"op": "remove", "path": "emails", "value": emails(n)}
+        ]))
+    }
+
+    /// `n` adds of 10 values each, then one value-filtered replace.
+    pub fn adds_then_filter(n: usize) -> Value {
+        let mut body = adds(n, 10, 0);
+        if let Some(operations) = body["Operations"].as_array_mut() {
+            operations.push(json!({"op": "replace",
+                "path": "emails[value eq \"u5@x.example\"].primary", "value": true}));
+        }
+        body
+    }
 }
 
 /// Hardening item 12: timings only, never asserted. Run in release mode:
@@ -375,6 +404,22 @@ fn hardening_12_timing() {
         (
             "10 ops x 1,000 values, all primary",
             hardening_12_bodies::adds(10, 1000, 1),
+        ),
+        (
+            "500 ops x 10 values, every 2nd primary",
+            hardening_12_bodies::adds(500, 10, 2),
+        ),
+        (
+            "pathless add of 10,000 values",
+            hardening_12_bodies::pathless(10_000),
+        ),
+        (
+            "1 add + remove of 5,000 listed values",
+            hardening_12_bodies::add_then_remove(5000),
+        ),
+        (
+            "999 ops: 9,990 values, then 1 filter",
+            hardening_12_bodies::adds_then_filter(999),
         ),
     ];
     for (name, body) in cases {
