@@ -25,6 +25,12 @@ pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp
 /// changed attribute, or batches of group members far below this.
 pub const MAX_OPERATIONS: usize = 1000;
 
+/// The most stored values one PATCH may look at (400 `tooMany`): an operation other than a plain
+/// `add` of values (a value filter, a removal, a replacement) looks at every value of the
+/// attribute it names, so 1,000 of them on an attribute of 10,000 values would compare ten
+/// million values. IdPs name small attributes: a user has a handful of emails or roles.
+pub const MAX_VALUES_EXAMINED: usize = 200_000;
+
 /// The most values one PATCH operation may carry (400 `tooMany`): the length of its `value`
 /// array, or for a pathless operation the values of all its attributes together. A group push
 /// batches members by the tens or hundreds; a user has a handful of emails or roles.
@@ -189,6 +195,7 @@ pub fn apply(
     operations: &[PatchOperation],
 ) -> Result<(), ScimError> {
     let mut indexes = Indexes::default();
+    let mut examined = 0usize;
     for operation in operations {
         if let Some(path) = plain_multi_valued_add(kind, operation) {
             check_writable(kind, path)?;
@@ -197,10 +204,12 @@ pub fn apply(
                 &mut indexes,
                 &path.attr.attr,
                 operation.value.as_ref(),
+                &mut examined,
             )?;
             continue;
         }
         let touched = touched_attributes(kind, operation);
+        examine(&mut examined, stored_values(resource, &touched))?;
         indexes.forget(&touched);
         let before = primaries(resource, &touched);
         match &operation.path {
@@ -210,6 +219,35 @@ pub fn apply(
         move_primary(&before, resource);
     }
     Ok(())
+}
+
+/// Counts `values` more looked at, up to [`MAX_VALUES_EXAMINED`] for the whole PATCH.
+fn examine(examined: &mut usize, values: usize) -> Result<(), ScimError> {
+    *examined = examined.saturating_add(values);
+    if *examined > MAX_VALUES_EXAMINED {
+        return Err(ScimError::new(
+            400,
+            Some(super::ScimType::TooMany),
+            format!(
+                "This PATCH would look at more than {MAX_VALUES_EXAMINED} stored values (each \
+                 filter, removal or replacement looks at every value of its attribute); send \
+                 fewer operations per request."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// How many values the top-level attributes among `touched` hold (1 for a single value).
+fn stored_values(resource: &Value, touched: &[String]) -> usize {
+    let Value::Object(members) = resource else {
+        return 0;
+    };
+    members
+        .iter()
+        .filter(|(key, _)| touched.iter().any(|t| key.eq_ignore_ascii_case(t)))
+        .map(|(_, value)| value.as_array().map_or(1, Vec::len))
+        .sum()
 }
 
 fn is_primary(v: &Value) -> bool {
@@ -367,6 +405,7 @@ fn add_indexed(
     indexes: &mut Indexes,
     attr: &str,
     value: Option<&Value>,
+    examined: &mut usize,
 ) -> Result<(), ScimError> {
     let Value::Object(holder) = resource else {
         return Err(ScimError::internal());
@@ -387,6 +426,10 @@ fn add_indexed(
     let Value::Array(items) = existing else {
         return Err(ScimError::internal());
     };
+    if !indexes.0.contains_key(&key) {
+        // Built once, then kept while only plain adds touch the attribute.
+        examine(examined, items.len())?;
+    }
     let index = indexes
         .0
         .entry(key)

@@ -673,3 +673,93 @@ fn hardening_12_values_per_operation_are_capped() {
         MAX_OPERATIONS
     );
 }
+
+/// Hardening item 12, what remains proportional to operations × stored values: operations that
+/// must look at every value of an attribute (a value filter) on a user that already holds
+/// 10,000 emails. Timings only, never asserted; run as `hardening_12_timing`.
+#[test]
+#[ignore]
+fn hardening_12_timing_filters_on_a_big_stored_user() {
+    use std::time::Instant;
+    let mut stored = user();
+    stored["emails"] = Value::Array(
+        (0..10_000)
+            .map(|i| json!({"value": format!("u{i}@x.example"), "type": "work"}))
+            .collect(),
+    );
+    let filtered = json!({"op": "replace", "path": "emails[value eq \"u7@x.example\"].primary", "value": true});
+    let add = json!({"op": "add", "path": "emails", "value": [{"value": "new@x.example", "primary": true}]});
+    for (name, op, count) in [
+        (
+            "20 filtered replaces (the most allowed)",
+            filtered.clone(),
+            20,
+        ),
+        (
+            "1,000 filtered replaces (400 at the 21st)",
+            filtered,
+            MAX_OPERATIONS,
+        ),
+        ("1,000 single adds", add, MAX_OPERATIONS),
+    ] {
+        let body = ops(Value::Array(vec![op; count]));
+        let bytes = body.to_string().len();
+        let operations = parse(&body).unwrap();
+        let mut resource = stored.clone();
+        let start = Instant::now();
+        let outcome = apply(ResourceKind::User, &mut resource, &operations)
+            .and_then(|()| normalize(ResourceKind::User, &resource));
+        println!(
+            "hardening_12: 10,000 stored emails, {name}: {bytes} bytes, {:?} -> {}",
+            start.elapsed(),
+            if outcome.is_ok() { "200" } else { "400" }
+        );
+    }
+}
+
+/// Hardening item 12: operations that look at every value of their attribute (here a value
+/// filter) may look at [`MAX_VALUES_EXAMINED`] stored values in all; past that, 400 `tooMany`
+/// and nothing is kept (the caller applies to a copy). Plain adds are not counted per operation.
+#[test]
+fn hardening_12_values_examined_are_capped() {
+    let mut stored = user();
+    stored["emails"] = Value::Array(
+        (0..2000)
+            .map(|i| json!({"value": format!("u{i}@x.example"), "type": "work"}))
+            .collect(),
+    );
+    let filtered = json!({"op": "replace", "path": "emails[value eq \"u7@x.example\"].primary", "value": true});
+    let within = MAX_VALUES_EXAMINED / 2000;
+    let mut resource = stored.clone();
+    let body = ops(Value::Array(vec![filtered.clone(); within]));
+    apply(ResourceKind::User, &mut resource, &parse(&body).unwrap()).unwrap();
+    assert_eq!(resource["emails"][7]["primary"], true);
+    let body = ops(Value::Array(vec![filtered; within + 1]));
+    let err = apply(
+        ResourceKind::User,
+        &mut stored.clone(),
+        &parse(&body).unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(err.status, 400);
+    assert_eq!(err.scim_type, Some(ScimType::TooMany));
+    assert!(
+        err.detail.contains(&MAX_VALUES_EXAMINED.to_string()),
+        "{}",
+        err.detail
+    );
+    let adds: Vec<Value> = (0..MAX_OPERATIONS)
+        .map(|i| json!({"op": "add", "path": "emails", "value": {"value": format!("n{i}@x.example")}}))
+        .collect();
+    let mut resource = stored;
+    apply(
+        ResourceKind::User,
+        &mut resource,
+        &parse(&ops(Value::Array(adds))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        resource["emails"].as_array().unwrap().len(),
+        2000 + MAX_OPERATIONS
+    );
+}
