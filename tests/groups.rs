@@ -481,3 +481,57 @@ fn hardening_4_no_scope_reads_through_another() {
     );
     assert_eq!(res.status, 403);
 }
+
+/// Hardening item 12: the caps of a PATCH hold for Groups too (their members go through the same
+/// parser): 10,001 members in one operation is 400 `tooMany` and changes nothing; a user's
+/// PATCH of 500 operations adding 5,000 emails, with repeats and a primary in many operations,
+/// answers with each address once and one primary.
+#[test]
+fn hardening_12_patch_caps_and_big_user_patch() {
+    let mut f = Fixture::new();
+    let a = id(&f.create("a"));
+    let gid = id(&new_group(&mut f, "G", &[&a]));
+    let members: Vec<Value> = (0..10_001)
+        .map(|i| json!({"value": format!("u{i}")}))
+        .collect();
+    let r = f.call(
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(json!({"Operations": [
+            {"op": "remove", "path": "members"},
+            {"op": "add", "path": "members", "value": members}
+        ]})),
+    );
+    assert_eq!(r.status, 400);
+    let body = r.json();
+    assert_eq!(body["scimType"], "tooMany");
+    assert!(body["detail"].as_str().unwrap().contains("10000"), "{body}");
+    let g = f.call("GET", &format!("/Groups/{gid}"), None).json();
+    assert_eq!(member_ids(&g), vec![a.clone()]);
+
+    let operations: Vec<Value> = (0..500)
+        .map(|op| {
+            let values: Vec<Value> = (0..10)
+                .map(|i| {
+                    let n = op * 10 + i;
+                    json!({"value": format!("e{}@x.example", n % 2500), "primary": n % 30 == 29})
+                })
+                .collect();
+            json!({"op": "add", "path": "emails", "value": values})
+        })
+        .collect();
+    let r = f.call(
+        "PATCH",
+        &format!("/Users/{a}"),
+        Some(json!({"schemas": [PATCH], "Operations": operations})),
+    );
+    let user = r.json();
+    assert_eq!(r.status, 200, "{user}");
+    let emails = user["emails"].as_array().unwrap();
+    assert_eq!(emails.len(), 2500);
+    let primaries: Vec<&Value> = emails.iter().filter(|e| e["primary"] == true).collect();
+    assert_eq!(primaries.len(), 1);
+    // The last primary added is e2489 (2,489 = 30 × 82 + 29); the later primaries repeat
+    // addresses already present, so they are not added and take nothing.
+    assert_eq!(primaries[0]["value"], "e2489@x.example");
+}

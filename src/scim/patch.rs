@@ -8,6 +8,9 @@
 //!   URN-qualified keys, `add` to a value path that does not exist yet.
 //! - Okta: pathless `replace` of `active`.
 
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
 use serde_json::{Map, Value};
 
 use super::filter::{self, AttrPath, CompValue, CompareOp, Filter, PatchPath};
@@ -18,8 +21,20 @@ use super::ScimError;
 /// URN of the PatchOp message (RFC 7644 §3.5.2).
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-/// The most operations one PATCH request may carry.
+/// The most operations one PATCH request may carry (400 `tooMany`). IdPs send one operation per
+/// changed attribute, or batches of group members far below this.
 pub const MAX_OPERATIONS: usize = 1000;
+
+/// The most stored values one PATCH may look at (400 `tooMany`): an operation other than a plain
+/// `add` of values (a value filter, a removal, a replacement) looks at every value of the
+/// attribute it names, so 1,000 of them on an attribute of 10,000 values would compare ten
+/// million values. IdPs name small attributes: a user has a handful of emails or roles.
+pub const MAX_VALUES_EXAMINED: usize = 200_000;
+
+/// The most values one PATCH operation may carry (400 `tooMany`): the length of its `value`
+/// array, or for a pathless operation the values of all its attributes together. A group push
+/// batches members by the tens or hundreds; a user has a handful of emails or roles.
+pub const MAX_VALUES_PER_OPERATION: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpKind {
@@ -69,11 +84,43 @@ pub fn parse(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
             format!("A PATCH request may carry at most {MAX_OPERATIONS} operations."),
         ));
     }
+    for (index, op) in operations.iter().enumerate() {
+        let values = op
+            .as_object()
+            .and_then(|o| member(o, "value"))
+            .map_or(0, count_values);
+        if values > MAX_VALUES_PER_OPERATION {
+            return Err(ScimError::new(
+                400,
+                Some(super::ScimType::TooMany),
+                format!(
+                    "Operation {index} carries {values} values; a PATCH operation may carry at \
+                     most {MAX_VALUES_PER_OPERATION}."
+                ),
+            ));
+        }
+    }
     operations
         .iter()
         .enumerate()
         .map(|(i, op)| parse_operation(i, op))
         .collect()
+}
+
+/// The values an operation's `value` carries: an array's elements; for an object of attributes
+/// (pathless, or an extension's object), the values of each member, counted the same way.
+fn count_values(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => items.len(),
+        Value::Object(members) => members
+            .values()
+            .map(|v| match v {
+                Value::Object(inner) => inner.values().map(count_values).sum(),
+                other => count_values(other).max(1),
+            })
+            .sum(),
+        _ => 1,
+    }
 }
 
 fn parse_operation(index: usize, op: &Value) -> Result<PatchOperation, ScimError> {
@@ -136,13 +183,35 @@ fn parse_path(path: &str) -> Result<PatchPath, ScimError> {
 
 /// Applies every operation in order to `resource` (the stored attributes, without `id`/`meta`).
 /// The caller applies to a copy and keeps it only if every operation succeeded.
+///
+/// Cost is linear in the size of the operations plus, per operation, the values of the one
+/// attribute it touches when it has to look at them (a value filter, a removal): a plain `add`
+/// to a multi-valued attribute, the operation IdPs repeat by the hundred, checks "already
+/// present" and "primary" through an index kept across operations (hardening item 12; the
+/// pairwise checks after every operation took seconds for a 150 KB body).
 pub fn apply(
     kind: ResourceKind,
     resource: &mut Value,
     operations: &[PatchOperation],
 ) -> Result<(), ScimError> {
+    let mut indexes = Indexes::default();
+    let mut examined = 0usize;
     for operation in operations {
-        let before = resource.clone();
+        if let Some(path) = plain_multi_valued_add(kind, operation) {
+            check_writable(kind, path)?;
+            add_indexed(
+                resource,
+                &mut indexes,
+                &path.attr.attr,
+                operation.value.as_ref(),
+                &mut examined,
+            )?;
+            continue;
+        }
+        let touched = touched_attributes(kind, operation);
+        examine(&mut examined, stored_values(resource, &touched))?;
+        indexes.forget(&touched);
+        let before = primaries(resource, &touched);
         match &operation.path {
             Some(path) => apply_at(kind, resource, operation.op, path, operation.value.as_ref())?,
             None => apply_pathless(kind, resource, operation.op, operation.value.as_ref())?,
@@ -152,38 +221,257 @@ pub fn apply(
     Ok(())
 }
 
+/// Counts `values` more looked at, up to [`MAX_VALUES_EXAMINED`] for the whole PATCH.
+fn examine(examined: &mut usize, values: usize) -> Result<(), ScimError> {
+    *examined = examined.saturating_add(values);
+    if *examined > MAX_VALUES_EXAMINED {
+        return Err(ScimError::new(
+            400,
+            Some(super::ScimType::TooMany),
+            format!(
+                "This PATCH would look at more than {MAX_VALUES_EXAMINED} stored values (each \
+                 filter, removal or replacement looks at every value of its attribute); send \
+                 fewer operations per request."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// How many values the top-level attributes among `touched` hold (1 for a single value).
+fn stored_values(resource: &Value, touched: &[String]) -> usize {
+    let Value::Object(members) = resource else {
+        return 0;
+    };
+    members
+        .iter()
+        .filter(|(key, _)| touched.iter().any(|t| key.eq_ignore_ascii_case(t)))
+        .map(|(_, value)| value.as_array().map_or(1, Vec::len))
+        .sum()
+}
+
+fn is_primary(v: &Value) -> bool {
+    v.get("primary") == Some(&Value::Bool(true))
+}
+
+/// The path of an `add` of whole values to a multi-valued attribute of the core schema
+/// (`"path": "emails"`), the operation [`add_indexed`] applies.
+fn plain_multi_valued_add(kind: ResourceKind, operation: &PatchOperation) -> Option<&PatchPath> {
+    let path = operation.path.as_ref()?;
+    let plain = operation.op == OpKind::Add
+        && path.filter.is_none()
+        && path.sub_attr.is_none()
+        && path.attr.sub_attr.is_none()
+        && path
+            .attr
+            .urn
+            .as_deref()
+            .is_none_or(|u| is_core_urn(kind, Some(u)))
+        && is_multi_valued(kind, &path.attr);
+    plain.then_some(path)
+}
+
+/// The top-level attributes (lower-cased names) an operation other than a plain add may change.
+/// Extension attributes live inside the extension's object, which holds no `primary` values.
+fn touched_attributes(kind: ResourceKind, operation: &PatchOperation) -> Vec<String> {
+    let core_attr = |path: &PatchPath| {
+        let core = path
+            .attr
+            .urn
+            .as_deref()
+            .is_none_or(|u| is_core_urn(kind, Some(u)));
+        (core && whole_extension(kind, path).is_none()).then(|| path.attr.attr.to_ascii_lowercase())
+    };
+    match (&operation.path, &operation.value) {
+        (Some(path), _) => core_attr(path).into_iter().collect(),
+        (None, Some(Value::Object(attributes))) => attributes
+            .keys()
+            .filter_map(|key| parse_path(key).ok())
+            .filter_map(|path| core_attr(&path))
+            .collect(),
+        (None, _) => Vec::new(),
+    }
+}
+
+/// The values marked primary, per top-level array among `touched`, before an operation.
+fn primaries(resource: &Value, touched: &[String]) -> Vec<(String, Vec<Value>)> {
+    let Value::Object(members) = resource else {
+        return Vec::new();
+    };
+    members
+        .iter()
+        .filter(|(key, _)| touched.iter().any(|t| key.eq_ignore_ascii_case(t)))
+        .filter_map(|(key, value)| {
+            let items = value.as_array()?;
+            let old: Vec<Value> = items.iter().filter(|v| is_primary(v)).cloned().collect();
+            Some((key.clone(), old))
+        })
+        .collect()
+}
+
 /// RFC 7644 §3.5.2: a PATCH that sets a value's `primary` to true sets it to false on the
 /// attribute's other values. Values that were primary before this operation give way to the
 /// newly primary one; if an operation itself marks two values primary, validation refuses it.
-fn move_primary(before: &Value, after: &mut Value) {
+///
+/// `before` holds the primaries of the attributes the operation touched; the others did not
+/// change. Primaries are few (one in a valid resource), so comparing with them is cheap; when an
+/// operation left many, they are looked up through hashes.
+fn move_primary(before: &[(String, Vec<Value>)], after: &mut Value) {
     let Value::Object(members) = after else {
         return;
     };
-    for (key, value) in members.iter_mut() {
-        let Value::Array(items) = value else {
+    for (key, old) in before {
+        let Some(Value::Array(items)) = members.get_mut(key) else {
             continue;
         };
-        let is_primary = |v: &Value| v.get("primary") == Some(&Value::Bool(true));
-        let old: Vec<&Value> = before
-            .get(key)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter(|v| is_primary(v)).collect())
-            .unwrap_or_default();
+        let mut old_hashes: HashMap<u64, Vec<&Value>> = HashMap::new();
+        for v in old {
+            old_hashes.entry(hash_of(v)).or_default().push(v);
+        }
+        let was_primary = |v: &Value| {
+            old_hashes
+                .get(&hash_of(v))
+                .is_some_and(|vs| vs.contains(&v))
+        };
         let new_primaries = items
             .iter()
-            .filter(|v| is_primary(v) && !old.contains(v))
+            .filter(|v| is_primary(v) && !was_primary(v))
             .count();
         if new_primaries == 0 {
             continue;
         }
         for item in items.iter_mut() {
-            if is_primary(item) && old.contains(&&*item) {
+            if is_primary(item) && was_primary(item) {
                 if let Value::Object(fields) = item {
                     fields.insert("primary".into(), Value::Bool(false));
                 }
             }
         }
     }
+}
+
+/// Per multi-valued attribute (by its exact key in the resource), where each value sits by the
+/// hash of what makes two values "the same" ([`same_value`]), and which values are primary.
+/// Kept across plain adds; forgotten when any other operation touches the attribute.
+#[derive(Default)]
+struct Indexes(HashMap<String, ValueIndex>);
+
+#[derive(Default)]
+struct ValueIndex {
+    by_hash: HashMap<u64, Vec<usize>>,
+    primaries: Vec<usize>,
+}
+
+impl Indexes {
+    fn forget(&mut self, touched: &[String]) {
+        self.0
+            .retain(|key, _| !touched.iter().any(|t| key.eq_ignore_ascii_case(t)));
+    }
+}
+
+impl ValueIndex {
+    fn build(items: &[Value]) -> Self {
+        let mut index = ValueIndex::default();
+        for (position, item) in items.iter().enumerate() {
+            index.insert(item, position);
+        }
+        index
+    }
+
+    fn insert(&mut self, item: &Value, position: usize) {
+        self.by_hash
+            .entry(same_value_hash(item))
+            .or_default()
+            .push(position);
+        if is_primary(item) {
+            self.primaries.push(position);
+        }
+    }
+
+    fn contains(&self, items: &[Value], item: &Value) -> bool {
+        self.by_hash.get(&same_value_hash(item)).is_some_and(|at| {
+            at.iter()
+                .any(|&p| items.get(p).is_some_and(|e| same_value(e, item)))
+        })
+    }
+}
+
+/// A plain `add` of values to a multi-valued attribute of the core schema (RFC 7644 §3.5.2.1):
+/// a value already present is not added twice, and a newly added primary value takes `primary`
+/// from those that were primary before, exactly as [`apply_attribute`] and [`move_primary`]
+/// do, through the attribute's [`ValueIndex`] rather than by comparing every pair.
+fn add_indexed(
+    resource: &mut Value,
+    indexes: &mut Indexes,
+    attr: &str,
+    value: Option<&Value>,
+    examined: &mut usize,
+) -> Result<(), ScimError> {
+    let Value::Object(holder) = resource else {
+        return Err(ScimError::internal());
+    };
+    let incoming = match value.cloned().unwrap_or(Value::Null) {
+        Value::Array(items) => items,
+        Value::Null => Vec::new(),
+        other => vec![other],
+    };
+    let key = find_key(holder, attr).unwrap_or_else(|| attr.to_owned());
+    let existing = holder
+        .entry(key.clone())
+        .or_insert(Value::Array(Vec::new()));
+    if !existing.is_array() {
+        *existing = Value::Array(Vec::new());
+        indexes.0.remove(&key);
+    }
+    let Value::Array(items) = existing else {
+        return Err(ScimError::internal());
+    };
+    if !indexes.0.contains_key(&key) {
+        // Built once, then kept while only plain adds touch the attribute.
+        examine(examined, items.len())?;
+    }
+    let index = indexes
+        .0
+        .entry(key)
+        .or_insert_with(|| ValueIndex::build(items));
+    let mut added_primaries = Vec::new();
+    for item in incoming {
+        if index.contains(items, &item) {
+            continue;
+        }
+        let position = items.len();
+        index
+            .by_hash
+            .entry(same_value_hash(&item))
+            .or_default()
+            .push(position);
+        if is_primary(&item) {
+            added_primaries.push(position);
+        }
+        items.push(item);
+    }
+    if added_primaries.is_empty() {
+        return Ok(());
+    }
+    // The values primary before give way; a value without `value` is keyed by all of it, so
+    // it moves to the bucket of its new self.
+    for position in std::mem::replace(&mut index.primaries, added_primaries) {
+        let Some(Value::Object(fields)) = items.get_mut(position) else {
+            continue;
+        };
+        if !fields.contains_key("value") {
+            let old = same_value_hash_object(fields);
+            if let Some(at) = index.by_hash.get_mut(&old) {
+                at.retain(|&p| p != position);
+            }
+            fields.insert("primary".into(), Value::Bool(false));
+            let new = same_value_hash_object(fields);
+            index.by_hash.entry(new).or_default().push(position);
+        } else {
+            fields.insert("primary".into(), Value::Bool(false));
+        }
+    }
+    Ok(())
 }
 
 fn apply_pathless(
@@ -226,18 +514,20 @@ fn apply_pathless(
 /// §2.1: `userName` and `USERNAME`, `name.givenName` and `NAME.givenname`) must agree, as in a
 /// POST or PUT body: otherwise which one wins would depend on key order. 400 `invalidSyntax`.
 fn refuse_conflicting_keys(attributes: &Map<String, Value>) -> Result<(), ScimError> {
-    let mut seen: Vec<(String, &String, &Value)> = Vec::with_capacity(attributes.len());
+    let mut seen: HashMap<String, (&String, &Value)> = HashMap::with_capacity(attributes.len());
     for (key, value) in attributes {
         let folded = key.to_ascii_lowercase();
-        match seen.iter().find(|(k, _, _)| *k == folded) {
-            Some((_, first, earlier)) if *earlier != value => {
+        match seen.get(&folded) {
+            Some((first, earlier)) if *earlier != value => {
                 return Err(ScimError::invalid_syntax(format!(
                     "Attribute '{first}' is given more than once with different values \
                      (attribute names are case-insensitive)."
                 )))
             }
             Some(_) => {}
-            None => seen.push((folded, key, value)),
+            None => {
+                seen.insert(folded, (key, value));
+            }
         }
     }
     Ok(())
@@ -425,9 +715,11 @@ fn apply_attribute(
                 *existing = Value::Array(Vec::new());
             }
             if let Value::Array(items) = existing {
+                // RFC 7644 §3.5.2.1: a value already present is not added twice.
+                let mut index = ValueIndex::build(items);
                 for item in incoming {
-                    // RFC 7644 §3.5.2.1: a value already present is not added twice.
-                    if !items.iter().any(|e| same_value(e, &item)) {
+                    if !index.contains(items, &item) {
+                        index.insert(&item, items.len());
                         items.push(item);
                     }
                 }
@@ -463,6 +755,87 @@ fn same_value(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A hash that agrees with [`same_value`]: values that are the same hash alike.
+fn same_value_hash(item: &Value) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    match item.get("value") {
+        Some(value) => {
+            1u8.hash(&mut hasher);
+            hash_json(value, &mut hasher);
+        }
+        None => {
+            2u8.hash(&mut hasher);
+            hash_json(item, &mut hasher);
+        }
+    }
+    hasher.finish()
+}
+
+/// [`same_value_hash`] of an object without `value`, given its members.
+fn same_value_hash_object(fields: &Map<String, Value>) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    2u8.hash(&mut hasher);
+    hash_object(fields, &mut hasher);
+    hasher.finish()
+}
+
+/// A hash of a JSON value that agrees with `==` on `serde_json::Value`.
+fn hash_of(value: &Value) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    hash_json(value, &mut hasher);
+    hasher.finish()
+}
+
+fn hash_json(value: &Value, hasher: &mut DefaultHasher) {
+    match value {
+        Value::Null => 0u8.hash(hasher),
+        Value::Bool(b) => {
+            1u8.hash(hasher);
+            b.hash(hasher);
+        }
+        Value::Number(n) => {
+            2u8.hash(hasher);
+            // serde_json numbers are equal within the same kind only: 1 and 1.0 differ.
+            if let Some(u) = n.as_u64() {
+                (0u8, u).hash(hasher);
+            } else if let Some(i) = n.as_i64() {
+                (1u8, i).hash(hasher);
+            } else {
+                let f = n.as_f64().unwrap_or_default();
+                // 0.0 == -0.0.
+                let f = if f == 0.0 { 0.0 } else { f };
+                (2u8, f.to_bits()).hash(hasher);
+            }
+        }
+        Value::String(s) => {
+            3u8.hash(hasher);
+            s.hash(hasher);
+        }
+        Value::Array(items) => {
+            4u8.hash(hasher);
+            items.len().hash(hasher);
+            for item in items {
+                hash_json(item, hasher);
+            }
+        }
+        Value::Object(fields) => hash_object(fields, hasher),
+    }
+}
+
+/// Objects are equal whatever the order of their members: their hash is too.
+fn hash_object(fields: &Map<String, Value>, hasher: &mut DefaultHasher) {
+    5u8.hash(hasher);
+    fields.len().hash(hasher);
+    let mut sum = 0u64;
+    for (key, value) in fields {
+        let mut member = DefaultHasher::new();
+        key.hash(&mut member);
+        hash_json(value, &mut member);
+        sum = sum.wrapping_add(member.finish());
+    }
+    sum.hash(hasher);
+}
+
 /// `remove` without a filter: the whole attribute, or (Entra) just the listed members.
 fn remove_values(holder: &mut Map<String, Value>, key: &str, multi: bool, value: &Value) {
     let listed: Vec<Value> = match value {
@@ -474,8 +847,16 @@ fn remove_values(holder: &mut Map<String, Value>, key: &str, multi: bool, value:
         holder.remove(key);
         return;
     }
+    let mut by_hash: HashMap<u64, Vec<&Value>> = HashMap::new();
+    for l in &listed {
+        by_hash.entry(same_value_hash(l)).or_default().push(l);
+    }
     if let Some(Value::Array(items)) = holder.get_mut(key) {
-        items.retain(|e| !listed.iter().any(|l| same_value(e, l)));
+        items.retain(|e| {
+            !by_hash
+                .get(&same_value_hash(e))
+                .is_some_and(|ls| ls.iter().any(|l| same_value(e, l)))
+        });
     }
 }
 
