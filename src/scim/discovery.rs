@@ -78,7 +78,10 @@ pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 pub fn list_response(mut resources: Vec<Value>, total: i64, start_index: i64) -> Value {
     // Bounded answers (hardening): a page stops before its resources pass MAX_PAGE_BYTES (the
     // first always stays, so paging by `itemsPerPage` moves on), fewer than `count` as
-    // RFC 7644 §3.4.2.4 allows.
+    // RFC 7644 §3.4.2.4 allows. A page of one (every `eq` lookup) is never measured.
+    if resources.len() <= 1 {
+        return list_json(resources, total, start_index);
+    }
     let mut size = 0;
     let fits = resources
         .iter()
@@ -88,6 +91,10 @@ pub fn list_response(mut resources: Vec<Value>, total: i64, start_index: i64) ->
         })
         .map_or(resources.len(), |over| over.max(1));
     resources.truncate(fits);
+    list_json(resources, total, start_index)
+}
+
+fn list_json(resources: Vec<Value>, total: i64, start_index: i64) -> Value {
     json!({
         "schemas": [LIST_RESPONSE_SCHEMA],
         "totalResults": total,

@@ -19,7 +19,7 @@ use crate::service::directory::user::Ctx;
 use crate::service::store::Store;
 
 pub fn require(principal: &Principal, scope: &str) -> Result<(), ScimError> {
-    if principal.scopes.iter().any(|s| s == scope) {
+    if principal.has(scope) {
         Ok(())
     } else {
         Err(ScimError::forbidden(format!(
@@ -41,7 +41,7 @@ fn cross_type(kind: ResourceKind) -> (&'static str, &'static str) {
 /// `shown`, without the attribute of the other type when the token may not read that type.
 pub fn withheld(principal: &Principal, kind: ResourceKind, shown: Projection) -> Projection {
     let (attr, scope) = cross_type(kind);
-    if principal.scopes.iter().any(|s| s == scope) {
+    if principal.has(scope) {
         shown
     } else {
         shown.withhold(attr)
@@ -57,7 +57,7 @@ pub fn scoped(
     shown: Projection,
 ) -> Result<Projection, ScimError> {
     let (attr, scope) = cross_type(kind);
-    if principal.scopes.iter().any(|s| s == scope) {
+    if principal.has(scope) {
         return Ok(shown);
     }
     let filters = query.filter.as_ref().is_some_and(|f| f.mentions(attr));
@@ -70,7 +70,7 @@ pub fn scoped(
             "This token lacks the '{scope}' scope needed to filter or sort on '{attr}'."
         )));
     }
-    Ok(shown.withhold(attr))
+    Ok(withheld(principal, kind, shown))
 }
 
 pub fn not_allowed(method: &str, request: &HttpRequest, allow: &'static str) -> ScimError {

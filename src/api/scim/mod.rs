@@ -163,7 +163,7 @@ fn search_all(
     principal: &Principal,
     request: &HttpRequest,
 ) -> Result<HttpResponse, ScimError> {
-    let can_read = |scope: &str| principal.scopes.iter().any(|s| s == scope);
+    let can_read = |scope: &str| principal.has(scope);
     if !can_read(Users::READ_SCOPE) && !can_read(Groups::READ_SCOPE) {
         return Err(ScimError::forbidden(
             "This token lacks the 'read:users' and 'read:groups' scopes.",
