@@ -285,6 +285,36 @@ fn errors_are_truncated_and_never_carry_secrets() {
     assert_eq!(last.chars().count(), 500);
 }
 
+/// A log stream's credential is scrubbed from recorded errors like a signing secret, and the
+/// delivery worker gets it with the format and batch size.
+#[test]
+fn a_log_stream_credential_reaches_the_worker_and_never_the_error_log() {
+    let mut r = Registry::new();
+    let a = r.connection("A");
+    let key = "dd0123456789abcdef0123456789abcd";
+    let w = r.webhook(json!({"url": "https://http-intake.logs.datadoghq.example/api/v2/logs", "format": "datadog", "credential": key}));
+    let wid = id(&w);
+    let t = r.ok(
+        "POST",
+        "/internal/targets",
+        Some(json!({"webhooks": [wid]})),
+        200,
+    );
+    assert_eq!(t["webhooks"][&wid]["format"], "datadog");
+    assert_eq!(t["webhooks"][&wid]["batch_size"], 100);
+    assert_eq!(t["webhooks"][&wid]["credential"], key);
+    let delivery = json!({"kind": "webhook", "target": wid, "event": envelope("evt_1", "user.created", &a, json!({}))});
+    r.attempts(
+        fast(),
+        json!([{"delivery": delivery, "attempt": 1, "ok": false, "status": 403, "error": format!("HTTP 403: bad key {key}")}]),
+    );
+    let shown = r.ok("GET", &format!("/webhooks/{wid}"), None, 200);
+    let last = shown["last_error"].as_str().unwrap();
+    assert_eq!(last, "HTTP 403: bad key [secret]");
+    assert!(!shown.to_string().contains(key));
+    assert!(!r.ok("GET", "/events", None, 200).to_string().contains(key));
+}
+
 #[test]
 fn deleted_or_disabled_targets_dead_letter_at_once() {
     let mut r = Registry::new();
@@ -550,7 +580,7 @@ fn targets_answer_known_ids_only() {
     assert_eq!(
         t,
         json!({
-            "webhooks": {wid.clone(): {"url": "https://app.example.com/hook", "secrets": [w["secret"]], "enabled": true}},
+            "webhooks": {wid.clone(): {"url": "https://app.example.com/hook", "secrets": [w["secret"]], "enabled": true, "format": "standard_webhooks", "batch_size": 1}},
             "clients": {"web": {"uri": "https://app.example.com/bcl", "session_required": true, "enabled": true}},
         })
     );

@@ -133,6 +133,114 @@ fn webhook_validation_negatives() {
     assert!(r.event_types().is_empty());
 }
 
+/// Log streams are webhook endpoints with a format: Datadog and Splunk HEC need their credential,
+/// which is never shown; batch sizes default by format.
+#[test]
+fn log_streams_take_a_format_batch_size_and_write_only_credential() {
+    let mut r = Registry::new();
+    let url = "https://logs.example.com/intake";
+    let plain = r.webhook(json!({"url": url}));
+    assert_eq!(
+        (
+            &plain["format"],
+            &plain["batch_size"],
+            &plain["credential_set"]
+        ),
+        (&json!("standard_webhooks"), &json!(1), &json!(false))
+    );
+    let hec = r.webhook(json!({"url": url, "format": "splunk_hec", "credential": "hec-123"}));
+    assert_eq!(
+        (&hec["format"], &hec["batch_size"], &hec["credential_set"]),
+        (&json!("splunk_hec"), &json!(100), &json!(true))
+    );
+    assert!(!hec.to_string().contains("hec-123"), "{hec}");
+    let batched = r.webhook(json!({"url": url, "batch_size": 20}));
+    assert_eq!(batched["batch_size"], 20);
+    let nd = r.webhook(json!({"url": url, "format": "ndjson"}));
+    assert_eq!(nd["credential_set"], false);
+    for (body, says) in [
+        (
+            json!({"url": url, "format": "syslog"}),
+            "format must be one of standard_webhooks, ndjson, datadog, splunk_hec",
+        ),
+        (json!({"url": url, "format": 3}), "format must be a string"),
+        (
+            json!({"url": url, "format": "datadog"}),
+            "format datadog needs a credential: the Datadog API key",
+        ),
+        (
+            json!({"url": url, "format": "splunk_hec", "credential": null}),
+            "needs a credential",
+        ),
+        (
+            json!({"url": url, "format": "ndjson", "credential": "Bearer a\r\nx-evil: 1"}),
+            "visible ASCII",
+        ),
+        (
+            json!({"url": url, "batch_size": 0}),
+            "batch_size must be an integer from 1 to 100",
+        ),
+        (json!({"url": url, "batch_size": 101}), "batch_size"),
+        (
+            json!({"url": url, "credential": 7}),
+            "credential must be a string or null",
+        ),
+    ] {
+        r.bad("POST", "/webhooks", body, says);
+    }
+    // PATCH: a new format takes its default batch size; the credential stays until cleared,
+    // and a format that needs one cannot lose it.
+    let id = hec["id"].as_str().unwrap();
+    let path = format!("/webhooks/{id}");
+    let changed = r.ok(
+        "PATCH",
+        &path,
+        Some(json!({"format": "ndjson", "batch_size": 50})),
+        200,
+    );
+    assert_eq!(
+        (
+            &changed["format"],
+            &changed["batch_size"],
+            &changed["credential_set"]
+        ),
+        (&json!("ndjson"), &json!(50), &json!(true))
+    );
+    r.bad(
+        "PATCH",
+        &path,
+        json!({"format": "datadog", "credential": null}),
+        "needs a credential",
+    );
+    let cleared = r.ok("PATCH", &path, Some(json!({"credential": null})), 200);
+    assert_eq!(cleared["credential_set"], false);
+    r.bad(
+        "PATCH",
+        &path,
+        json!({"format": "datadog"}),
+        "needs a credential",
+    );
+    let dd = r.ok(
+        "PATCH",
+        &path,
+        Some(json!({"format": "datadog", "credential": "k"})),
+        200,
+    );
+    assert_eq!(
+        (&dd["format"], &dd["batch_size"]),
+        (&json!("datadog"), &json!(100))
+    );
+    let events = r.ok("GET", "/events", None, 200).to_string();
+    assert!(
+        !events.contains("hec-123") && !events.contains("\"k\""),
+        "{events}"
+    );
+    assert!(
+        events.contains("\"format\":\"splunk_hec\""),
+        "the created event names the format"
+    );
+}
+
 #[test]
 fn patch_webhook_changes_disables_and_reenables() {
     let mut r = Registry::new();

@@ -30,7 +30,7 @@ use crate::service::delivery::message::{
     Delivery, DeliveryMessage, Envelope, Lane, QueueMessage, TargetKind,
 };
 use crate::service::delivery::request::{
-    classify, prepare, LogoutSigner, OutboundRequest, Outcome, Prepared,
+    classify, plan, LogoutSigner, OutboundRequest, Outcome, Prepared,
 };
 use crate::service::delivery::retry_policy::{Decision, RetryPolicy, MAX_DELAY_SECONDS};
 use crate::service::delivery::verdict::{AttemptsAnswer, AttemptsRequest};
@@ -174,12 +174,22 @@ async fn deliver(env: &Env, deliveries: Vec<(RawMessage, DeliveryMessage)>) {
         keys: keys.as_ref(),
         issuer: &issuer,
     };
-    let attempts = join_all(
-        deliveries
-            .iter()
-            .map(|(_, d)| attempt(&d.delivery, &targets, signer)),
-    )
+    // Deliveries to a log stream (or a batching webhook endpoint) go together in one POST;
+    // every other one alone. Each delivery gets the outcome of the request that carried it.
+    let now = worker::Date::now().as_millis() as i64 / 1000;
+    let batch: Vec<&Delivery> = deliveries.iter().map(|(_, d)| &d.delivery).collect();
+    let planned = plan(&batch, &targets, signer, now, &mut new_jti);
+    let sent = join_all(planned.into_iter().map(|p| async move {
+        let outcome = send(p.prepared).await;
+        (p.members, outcome)
+    }))
     .await;
+    let mut attempts: Vec<Outcome> = vec![Outcome::failed("not sent"); deliveries.len()];
+    for (members, outcome) in sent {
+        for index in members {
+            attempts[index] = outcome.clone();
+        }
+    }
     let report = AttemptsRequest {
         policy: Some(policy(env)),
         attempts: deliveries
@@ -225,13 +235,8 @@ async fn deliver(env: &Env, deliveries: Vec<(RawMessage, DeliveryMessage)>) {
 
 /// One attempt: the request built in the service layer (signed here if it is a logout), sent,
 /// and its answer classified.
-async fn attempt(delivery: &Delivery, targets: &Targets, signer: LogoutSigner<'_>) -> Outcome {
-    let now = worker::Date::now().as_millis() as i64 / 1000;
-    let jti = match delivery {
-        Delivery::Logout { .. } => new_jti(),
-        Delivery::Webhook { .. } => String::new(),
-    };
-    let request = match prepare(delivery, targets, signer, now, &jti) {
+async fn send(prepared: Result<Prepared, String>) -> Outcome {
+    let request = match prepared {
         Ok(Prepared::Ready(request)) => request,
         Ok(Prepared::Unsigned(logout)) => {
             let signature =

@@ -197,10 +197,42 @@ const REGISTRY: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS dead_letter_by_target ON dead_letter (target_kind, target, seq)",
 ];
 
+/// Columns added to the registry's tables after they were first created: `(table, column,
+/// definition)`. SQLite has no `ADD COLUMN IF NOT EXISTS`, so each is added only when selecting
+/// it fails.
+const REGISTRY_COLUMNS: &[(&str, &str, &str)] = &[
+    // The endpoint's delivery format (service::delivery::log_stream): Standard Webhooks or a
+    // log stream; how many events one POST may carry; the log system's credential (the Datadog
+    // API key, the Splunk HEC token, an Authorization header value), kept as given: sending
+    // needs it.
+    (
+        "webhook",
+        "format",
+        "TEXT NOT NULL DEFAULT 'standard_webhooks'",
+    ),
+    ("webhook", "batch_size", "INTEGER NOT NULL DEFAULT 1"),
+    ("webhook", "credential", "TEXT"),
+];
+
 fn run(store: &dyn Store, statements: &[&str]) -> Result<(), StoreError> {
     statements
         .iter()
         .try_for_each(|sql| store.execute(sql, &[]))
+}
+
+fn add_columns(store: &dyn Store, columns: &[(&str, &str, &str)]) -> Result<(), StoreError> {
+    for (table, column, definition) in columns {
+        if store
+            .query(&format!("SELECT {column} FROM {table} LIMIT 0"), &[])
+            .is_err()
+        {
+            store.execute(
+                &format!("ALTER TABLE {table} ADD COLUMN {column} {definition}"),
+                &[],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 pub fn migrate_connection(store: &dyn Store) -> Result<(), StoreError> {
@@ -208,5 +240,6 @@ pub fn migrate_connection(store: &dyn Store) -> Result<(), StoreError> {
 }
 
 pub fn migrate_registry(store: &dyn Store) -> Result<(), StoreError> {
-    run(store, REGISTRY)
+    run(store, REGISTRY)?;
+    add_columns(store, REGISTRY_COLUMNS)
 }

@@ -4,12 +4,14 @@
 //! - [`fanout`]: events into deliveries, and the targets to send them to;
 //! - [`request`]: one attempt as the HTTP request to send, and its response as an outcome;
 //! - [`verdict`]: attempts judged (ack, retry, dead letter) with each target's health;
-//! - [`webhook`] endpoints (Standard Webhooks, [`signature`]) and [`oidc_client`]s (OIDC
+//! - [`webhook`] endpoints (Standard Webhooks, [`signature`], or log streams in the formats of
+//!   [`log_stream`]) and [`oidc_client`]s (OIDC
 //!   back-channel logout, [`logout_token`]), which share [`target`]; [`dead_letter`]s and their
 //!   replay; [`retry_policy`]; [`outbound_url`], the check every outbound URL passes.
 
 pub mod dead_letter;
 pub mod fanout;
+pub mod log_stream;
 pub mod logout_token;
 pub mod message;
 pub mod oidc_client;

@@ -15,9 +15,11 @@
 use serde_json::Value;
 
 use super::fanout::Targets;
+use super::log_stream::{self, Format, MAX_BATCH_BYTES};
 use super::logout_token::{self, LogoutClaims, SigningKeys};
 use super::message::{Attempt, Delivery, DeliveryMessage};
 use super::signature::{parse_secret, signature_header, WebhookSecret};
+use super::webhook::WebhookTarget;
 
 /// The `user-agent` of every delivery.
 pub const USER_AGENT: &str = "scim-edge";
@@ -92,24 +94,7 @@ pub fn prepare(
 ) -> Result<Prepared, String> {
     match delivery {
         Delivery::Webhook { target, event } => {
-            let endpoint = targets.webhooks.get(target);
-            let secrets: Vec<WebhookSecret> = endpoint
-                .map(|e| {
-                    e.secrets
-                        .iter()
-                        .filter_map(|s| parse_secret(s).ok())
-                        .collect()
-                })
-                .unwrap_or_default();
-            let Some(endpoint) = endpoint.filter(|_| !secrets.is_empty()) else {
-                return Err("the webhook endpoint no longer exists".into());
-            };
-            Ok(Prepared::Ready(webhook(
-                &endpoint.url,
-                &secrets,
-                event,
-                now,
-            )))
+            webhook(targets.webhooks.get(target), &[event], now).map(Prepared::Ready)
         }
         Delivery::Logout {
             target,
@@ -149,22 +134,124 @@ pub fn prepare(
     }
 }
 
-/// A webhook: the envelope as the body, signed with every secret.
-fn webhook(url: &str, secrets: &[WebhookSecret], event: &Value, now: i64) -> OutboundRequest {
-    let body = event.to_string();
-    let id = event.get("id").and_then(Value::as_str).unwrap_or_default();
+/// One POST to an endpoint carrying `events` in its format (see [`log_stream::body`]), signed
+/// with every secret, with the log system's credential header when it has one.
+fn webhook(
+    endpoint: Option<&WebhookTarget>,
+    events: &[&Value],
+    now: i64,
+) -> Result<OutboundRequest, String> {
+    let secrets: Vec<WebhookSecret> = endpoint
+        .map(|e| {
+            e.secrets
+                .iter()
+                .filter_map(|s| parse_secret(s).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(endpoint) = endpoint.filter(|_| !secrets.is_empty()) else {
+        return Err("the webhook endpoint no longer exists".into());
+    };
+    let format = Format::from_stored(&endpoint.format);
+    let (content_type, body, id) = log_stream::body(format, endpoint.batch_size, events);
     let refs: Vec<&WebhookSecret> = secrets.iter().collect();
-    let signature = signature_header(&refs, id, now, body.as_bytes());
-    OutboundRequest {
-        url: url.to_owned(),
-        content_type: JSON,
-        headers: vec![
-            ("user-agent".into(), USER_AGENT.into()),
-            ("webhook-id".into(), id.to_owned()),
-            ("webhook-timestamp".into(), now.to_string()),
-            ("webhook-signature".into(), signature),
-        ],
+    let signature = signature_header(&refs, &id, now, body.as_bytes());
+    let mut headers = vec![
+        ("user-agent".into(), USER_AGENT.into()),
+        ("webhook-id".into(), id),
+        ("webhook-timestamp".into(), now.to_string()),
+        ("webhook-signature".into(), signature),
+    ];
+    if let Some(credential) = &endpoint.credential {
+        headers.push(format.credential_header(credential));
+    }
+    Ok(OutboundRequest {
+        url: endpoint.url.clone(),
+        content_type,
+        headers,
         body,
+    })
+}
+
+/// One request of a batch of deliveries: the indexes (into the deliveries given to [`plan`])
+/// of the deliveries it carries, and the request, or why it cannot be sent.
+pub struct Planned {
+    pub members: Vec<usize>,
+    pub prepared: Result<Prepared, String>,
+}
+
+/// The requests for a batch of deliveries at `now`: a logout or a delivery to an endpoint
+/// that takes one event per POST is a request of its own; deliveries to an endpoint that takes
+/// batches (a log stream, or `batch_size` > 1) go together, in their order, at most
+/// `batch_size` events and [`MAX_BATCH_BYTES`] of body per request. `jti` gives each logout
+/// token its id. Every delivery is in exactly one [`Planned`].
+pub fn plan(
+    deliveries: &[&Delivery],
+    targets: &Targets,
+    signer: LogoutSigner<'_>,
+    now: i64,
+    jti: &mut dyn FnMut() -> String,
+) -> Vec<Planned> {
+    let mut out = Vec::new();
+    // Batched endpoints, in the order of their first delivery: (endpoint id, indexes).
+    let mut batched: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (index, delivery) in deliveries.iter().enumerate() {
+        let endpoint = match delivery {
+            Delivery::Webhook { target, .. } => targets
+                .webhooks
+                .get(target)
+                .filter(|e| e.batch_size > 1 || e.format != Format::StandardWebhooks.as_str())
+                .map(|_| target.as_str()),
+            Delivery::Logout { .. } => None,
+        };
+        match endpoint {
+            Some(id) => match batched.iter_mut().find(|(known, _)| *known == id) {
+                Some((_, members)) => members.push(index),
+                None => batched.push((id, vec![index])),
+            },
+            None => {
+                let jti = match delivery {
+                    Delivery::Logout { .. } => jti(),
+                    Delivery::Webhook { .. } => String::new(),
+                };
+                out.push(Planned {
+                    members: vec![index],
+                    prepared: prepare(delivery, targets, signer, now, &jti),
+                });
+            }
+        }
+    }
+    for (id, members) in batched {
+        let endpoint = targets.webhooks.get(id);
+        let most = endpoint.map_or(1, |e| e.batch_size.max(1) as usize);
+        let mut chunk: Vec<usize> = Vec::new();
+        let mut bytes = 0;
+        for index in members {
+            let size = deliveries[index].event().to_string().len();
+            if !chunk.is_empty() && (chunk.len() >= most || bytes + size > MAX_BATCH_BYTES) {
+                out.push(batch(deliveries, endpoint, std::mem::take(&mut chunk), now));
+                bytes = 0;
+            }
+            chunk.push(index);
+            bytes += size;
+        }
+        if !chunk.is_empty() {
+            out.push(batch(deliveries, endpoint, chunk, now));
+        }
+    }
+    out
+}
+
+fn batch(
+    deliveries: &[&Delivery],
+    endpoint: Option<&WebhookTarget>,
+    members: Vec<usize>,
+    now: i64,
+) -> Planned {
+    let events: Vec<&Value> = members.iter().map(|&i| deliveries[i].event()).collect();
+    Planned {
+        prepared: webhook(endpoint, &events, now).map(Prepared::Ready),
+        members,
     }
 }
 
@@ -274,6 +361,9 @@ mod tests {
                         url: "https://hooks.example/in".into(),
                         secrets: vec![SECRET.into(), OLD_SECRET.into()],
                         enabled: true,
+                        format: "standard_webhooks".into(),
+                        batch_size: 1,
+                        credential: None,
                     },
                 ),
                 (
@@ -282,6 +372,9 @@ mod tests {
                         url: "https://hooks.example/broken".into(),
                         secrets: vec!["not-a-secret".into()],
                         enabled: true,
+                        format: "standard_webhooks".into(),
+                        batch_size: 1,
+                        credential: None,
                     },
                 ),
             ]),
@@ -699,5 +792,149 @@ mod tests {
             (false, None, Some("request failed: timed out"))
         );
         assert!(classify(204).report(&message).ok);
+    }
+
+    /// `targets()` plus a log stream `wh_log` of `format` taking `batch_size` events per POST.
+    fn with_stream(format: &str, batch_size: u32, credential: Option<&str>) -> Targets {
+        let mut t = targets();
+        t.webhooks.insert(
+            "wh_log".into(),
+            WebhookTarget {
+                url: "https://logs.example/intake".into(),
+                secrets: vec![SECRET.into()],
+                enabled: true,
+                format: format.into(),
+                batch_size,
+                credential: credential.map(str::to_owned),
+            },
+        );
+        t
+    }
+
+    fn event_n(n: usize, padding: usize) -> Value {
+        let mut e = event();
+        e["id"] = json!(format!("evt_{n}"));
+        e["data"] = json!({"pad": "x".repeat(padding)});
+        e
+    }
+
+    fn stream_delivery(n: usize, padding: usize) -> Delivery {
+        Delivery::Webhook {
+            target: "wh_log".into(),
+            event: event_n(n, padding),
+        }
+    }
+
+    #[test]
+    fn a_batch_plan_groups_log_stream_deliveries_and_nothing_else() {
+        let keys = keys();
+        let targets = with_stream("ndjson", 3, Some("Bearer t0k"));
+        let deliveries = [
+            stream_delivery(0, 0),
+            webhook_delivery("wh_1"),
+            stream_delivery(1, 0),
+            logout(Some("u1"), None),
+            stream_delivery(2, 0),
+            stream_delivery(3, 0),
+            logout(Some("u1"), Some("s1")),
+        ];
+        let refs: Vec<&Delivery> = deliveries.iter().collect();
+        let mut n = 0;
+        let mut jti = || {
+            n += 1;
+            format!("jti-{n}")
+        };
+        let plan = plan(&refs, &targets, signer(&keys), NOW, &mut jti);
+        let members: Vec<Vec<usize>> = plan.iter().map(|p| p.members.clone()).collect();
+        assert_eq!(
+            members,
+            vec![vec![1], vec![3], vec![6], vec![0, 2, 4], vec![5]]
+        );
+        let mut all: Vec<usize> = members.concat();
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            (0..deliveries.len()).collect::<Vec<_>>(),
+            "each delivery once"
+        );
+        // The two logouts got distinct token ids.
+        let jtis: Vec<String> = plan[1..3]
+            .iter()
+            .map(|p| match &p.prepared {
+                Ok(Prepared::Unsigned(u)) => u.claims.jti.clone(),
+                _ => panic!("a logout"),
+            })
+            .collect();
+        assert_eq!(jtis, vec!["jti-1", "jti-2"]);
+        let Ok(Prepared::Ready(request)) = &plan[3].prepared else {
+            panic!("a ready batch")
+        };
+        assert_eq!(request.url, "https://logs.example/intake");
+        assert_eq!(request.content_type, "application/x-ndjson");
+        assert_eq!(header(request, "authorization"), "Bearer t0k");
+        assert!(header(request, "webhook-id").starts_with("batch_"));
+        assert!(verifies(SECRET, request), "batches are signed too");
+        let ids: Vec<Value> = request
+            .body
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].clone())
+            .collect();
+        assert_eq!(ids, vec![json!("evt_0"), json!("evt_1"), json!("evt_2")]);
+    }
+
+    #[test]
+    fn a_batch_is_split_before_it_outgrows_the_byte_cap() {
+        let keys = keys();
+        let targets = with_stream("splunk_hec", 100, Some("hec-token"));
+        // Each event is a bit over a third of the cap: two fit in one POST, not three.
+        let padding = MAX_BATCH_BYTES / 3 + 1;
+        let deliveries: Vec<Delivery> = (0..5).map(|n| stream_delivery(n, padding)).collect();
+        let refs: Vec<&Delivery> = deliveries.iter().collect();
+        let plan = plan(&refs, &targets, signer(&keys), NOW, &mut String::new);
+        let members: Vec<Vec<usize>> = plan.iter().map(|p| p.members.clone()).collect();
+        assert_eq!(members, vec![vec![0, 1], vec![2, 3], vec![4]]);
+        for planned in &plan {
+            let Ok(Prepared::Ready(request)) = &planned.prepared else {
+                panic!("ready")
+            };
+            assert!(request.body.len() <= MAX_BATCH_BYTES);
+            assert_eq!(header(request, "authorization"), "Splunk hec-token");
+        }
+    }
+
+    #[test]
+    fn a_batch_to_a_vanished_endpoint_fails_unsent_as_one() {
+        let keys = keys();
+        let deliveries = [
+            Delivery::Webhook {
+                target: "wh_gone".into(),
+                event: event(),
+            },
+            stream_delivery(1, 0),
+        ];
+        let refs: Vec<&Delivery> = deliveries.iter().collect();
+        // wh_gone is unknown: it is planned alone (nothing says it batches) and fails unsent.
+        let plan = plan(&refs, &targets(), signer(&keys), NOW, &mut String::new);
+        assert_eq!(plan.len(), 2);
+        assert!(plan
+            .iter()
+            .all(|p| matches!(&p.prepared, Err(e) if e.contains("no longer exists"))));
+    }
+
+    #[test]
+    fn a_batched_standard_webhook_is_an_events_object() {
+        let keys = keys();
+        let targets = with_stream("standard_webhooks", 10, None);
+        let deliveries = [stream_delivery(0, 0), stream_delivery(1, 0)];
+        let refs: Vec<&Delivery> = deliveries.iter().collect();
+        let plan = plan(&refs, &targets, signer(&keys), NOW, &mut String::new);
+        let Ok(Prepared::Ready(request)) = &plan[0].prepared else {
+            panic!("ready")
+        };
+        assert_eq!(plan[0].members, vec![0, 1]);
+        let body: Value = serde_json::from_str(&request.body).unwrap();
+        assert_eq!(body, json!({"events": [event_n(0, 0), event_n(1, 0)]}));
+        assert!(verifies(SECRET, request));
+        assert!(request.headers.iter().all(|(n, _)| n != "authorization"));
     }
 }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::log_stream::{self, Format};
 use super::outbound_url::{self, OutboundPolicy};
 use super::signature::new_secret;
 use super::target::{self, Body};
@@ -25,7 +26,8 @@ pub const PREVIOUS_SECRET_SECONDS: i64 = 24 * 3600;
 
 const COLUMNS: &str = "id, url, description, event_types, connection_ids, enabled, created_at, \
      updated_at, disabled_at, disabled_reason, consecutive_failures, last_success_at, \
-     last_failure_at, last_error, previous_secret_expires_at";
+     last_failure_at, last_error, previous_secret_expires_at, format, batch_size, \
+     credential IS NOT NULL";
 
 /// Whether an `event_types` entry (`*`, an exact type, or a prefix pattern such as `user.*`)
 /// selects events of type `kind`.
@@ -140,6 +142,9 @@ fn view(row: &Row, now: Timestamp) -> Result<Value, ScimError> {
         "last_failure_at": opt_text(row, 12),
         "last_error": opt_text(row, 13),
         "previous_secret_expires_at": previous_until,
+        "format": text(row, 15)?,
+        "batch_size": int(row, 16)?,
+        "credential_set": int(row, 17)? != 0,
     }))
 }
 
@@ -163,11 +168,20 @@ pub fn create(
 ) -> Result<Value, ScimError> {
     let body = Body::new(
         body,
-        &["url", "description", "event_types", "connection_ids"],
+        &[
+            "url",
+            "description",
+            "event_types",
+            "connection_ids",
+            "format",
+            "batch_size",
+            "credential",
+        ],
     )?;
     let url = body.required_str("url")?;
     outbound_url::validate("url", url, policy)?;
     let description = description(body.nullable_str("description")?.flatten())?;
+    let delivery = DeliveryFormat::from_body(&body, None)?;
     let types = match body.get("event_types") {
         None | Some(Value::Null) => vec!["*".to_owned()],
         Some(v) => event_types(v)?,
@@ -179,8 +193,8 @@ pub fn create(
     let at = now.to_rfc3339();
     store.execute(
         "INSERT INTO webhook (id, url, description, event_types, connection_ids, enabled, secret,
-             created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)",
+             created_at, updated_at, format, batch_size, credential)
+         VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
         &[
             id.clone().into(),
             url.into(),
@@ -190,6 +204,9 @@ pub fn create(
             secret.clone().into(),
             at.clone().into(),
             at.into(),
+            delivery.format.as_str().into(),
+            i64::from(delivery.batch_size).into(),
+            delivery.credential.clone().into(),
         ],
     )?;
     let event = Event::WebhookCreated(kind::WebhookCreated {
@@ -198,6 +215,7 @@ pub fn create(
         description: description.clone(),
         event_types: types.clone(),
         connection_ids: connection_ids.clone(),
+        format: delivery.format.as_str(),
     });
     event::record(store, random, now, origin, &event)?;
     let mut shown = view(&load(store, &id)?, now)?;
@@ -254,11 +272,45 @@ pub fn update(
             "event_types",
             "connection_ids",
             "enabled",
+            "format",
+            "batch_size",
+            "credential",
         ],
     )?;
     let at = now.to_rfc3339();
     let mut changed: Vec<&str> = Vec::new();
     let mut data = serde_json::Map::new();
+    if ["format", "batch_size", "credential"]
+        .iter()
+        .any(|m| body.has(m))
+    {
+        let current = DeliveryFormat::stored(store, id)?;
+        let next = DeliveryFormat::from_body(&body, Some(&current))?;
+        store.execute(
+            "UPDATE webhook SET format = ?, batch_size = ?, credential = ? WHERE id = ?",
+            &[
+                next.format.as_str().into(),
+                i64::from(next.batch_size).into(),
+                next.credential.clone().into(),
+                id.into(),
+            ],
+        )?;
+        for (member, differs) in [
+            ("format", next.format != current.format),
+            ("batch_size", next.batch_size != current.batch_size),
+            ("credential", next.credential != current.credential),
+        ] {
+            if differs {
+                changed.push(member);
+            }
+        }
+        if next.format != current.format {
+            data.insert("format".into(), next.format.as_str().into());
+        }
+        if next.batch_size != current.batch_size {
+            data.insert("batch_size".into(), next.batch_size.into());
+        }
+    }
     if body.has("url") {
         let url = body.required_str("url")?;
         outbound_url::validate("url", url, policy)?;
@@ -414,13 +466,100 @@ pub fn rotate_secret(
     Ok(json!({"secret": secret, "previous_secret_expires_at": until}))
 }
 
-/// What the delivery worker needs to send to an endpoint: `{url, secrets, enabled}`, with the
-/// current secret first and the previous one while it is still valid.
+/// How an endpoint takes its deliveries: the [`Format`], how many events one POST may carry,
+/// and the log system's credential (never shown by the admin API once set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryFormat {
+    pub format: Format,
+    pub batch_size: u32,
+    pub credential: Option<String>,
+}
+
+impl DeliveryFormat {
+    /// The endpoint's stored settings.
+    fn stored(store: &dyn Store, id: &str) -> Result<DeliveryFormat, ScimError> {
+        let row = store
+            .query_one(
+                "SELECT format, batch_size, credential FROM webhook WHERE id = ?",
+                &[id.into()],
+            )?
+            .ok_or_else(|| ScimError::not_found(format!("Webhook {id} not found.")))?;
+        Ok(DeliveryFormat {
+            format: Format::from_stored(&text(&row, 0)?),
+            batch_size: u32::try_from(int(&row, 1)?).unwrap_or(1),
+            credential: opt_text(&row, 2),
+        })
+    }
+
+    /// `format`, `batch_size` and `credential` of a create (`current` `None`) or update body.
+    /// A change of format without a `batch_size` takes the new format's default; a format that
+    /// needs a credential (Datadog, Splunk HEC) refuses to be without one. `credential: null`
+    /// clears it.
+    fn from_body(
+        body: &Body,
+        current: Option<&DeliveryFormat>,
+    ) -> Result<DeliveryFormat, ScimError> {
+        let format =
+            match body.get("format") {
+                None => current.map(|c| c.format).unwrap_or_default(),
+                Some(Value::String(name)) => Format::parse(name)?,
+                Some(_) => return Err(ScimError::invalid_value(
+                    "format must be a string: standard_webhooks, ndjson, datadog or splunk_hec.",
+                )),
+            };
+        let batch_size = match body.get("batch_size") {
+            Some(v) => log_stream::batch_size(v)?,
+            None => match current {
+                Some(c) if c.format == format => c.batch_size,
+                _ => format.default_batch_size(),
+            },
+        };
+        let credential = match body.nullable_str("credential")? {
+            None => current.and_then(|c| c.credential.clone()),
+            Some(None) => None,
+            Some(Some(raw)) => Some(log_stream::credential(raw)?),
+        };
+        if format.needs_credential() && credential.is_none() {
+            return Err(ScimError::invalid_value(format!(
+                "format {} needs a credential: {}.",
+                format.as_str(),
+                match format {
+                    Format::Datadog => "the Datadog API key (sent as DD-API-KEY)",
+                    _ => "the HEC token (sent as Authorization: Splunk <token>)",
+                }
+            )));
+        }
+        Ok(DeliveryFormat {
+            format,
+            batch_size,
+            credential,
+        })
+    }
+}
+
+/// What the delivery worker needs to send to an endpoint: `{url, secrets, enabled, format,
+/// batch_size, credential}`, with the current secret first and the previous one while it is
+/// still valid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookTarget {
     pub url: String,
     pub secrets: Vec<String>,
     pub enabled: bool,
+    /// [`Format::as_str`]; `standard_webhooks` when absent.
+    #[serde(default = "standard_webhooks")]
+    pub format: String,
+    #[serde(default = "one")]
+    pub batch_size: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+fn standard_webhooks() -> String {
+    Format::StandardWebhooks.as_str().to_owned()
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// The [`WebhookTarget`] of endpoint `id`; `None`: no such endpoint.
@@ -430,7 +569,8 @@ pub fn target(
     id: &str,
 ) -> Result<Option<WebhookTarget>, ScimError> {
     let row = store.query_one(
-        "SELECT url, enabled, secret, previous_secret, previous_secret_expires_at
+        "SELECT url, enabled, secret, previous_secret, previous_secret_expires_at, format,
+             batch_size, credential
          FROM webhook WHERE id = ?",
         &[id.into()],
     )?;
@@ -445,18 +585,22 @@ pub fn target(
         url: text(&row, 0)?,
         secrets,
         enabled: int(&row, 1)? != 0,
+        format: text(&row, 5)?,
+        batch_size: u32::try_from(int(&row, 6)?).unwrap_or(1),
+        credential: opt_text(&row, 7),
     }))
 }
 
-/// The secrets an endpoint signs with, current first (for scrubbing them out of error text).
+/// The secrets an endpoint signs and authenticates with, current first, and its credential (for
+/// scrubbing them out of error text).
 pub fn secrets(store: &dyn Store, id: &str) -> Result<Vec<String>, ScimError> {
     let row = store.query_one(
-        "SELECT secret, previous_secret FROM webhook WHERE id = ?",
+        "SELECT secret, previous_secret, credential FROM webhook WHERE id = ?",
         &[id.into()],
     )?;
     Ok(row
         .map(|r| {
-            [opt_text(&r, 0), opt_text(&r, 1)]
+            [opt_text(&r, 0), opt_text(&r, 1), opt_text(&r, 2)]
                 .into_iter()
                 .flatten()
                 .collect()

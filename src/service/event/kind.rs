@@ -219,6 +219,8 @@ pub struct WebhookCreated {
     pub description: Option<String>,
     pub event_types: Vec<String>,
     pub connection_ids: Option<Vec<String>>,
+    /// The delivery format (`standard_webhooks`, `ndjson`, `datadog`, `splunk_hec`).
+    pub format: &'static str,
 }
 
 /// `{webhook_id}`.
