@@ -425,7 +425,7 @@ async function startServer(tmp, adminToken) {
   // Miniflare 5's constructor takes `{ workers: [{ config: { manifest, env, exports } }] }` (the
   // v4 flat options only through convertV4MiniflareOptions, which refuses `modulesRules`). The
   // manifest lists build/index.js and every module it imports (the wasm); env and exports mirror
-  // wrangler.toml: two Durable Object classes with SQLite storage, the EVENTS and LOGOUTS queues
+  // wrangler.toml: two Durable Object classes with SQLite storage, the EVENTS, LOGOUTS and BACKFILL queues
   // (producers and consumers), plus the ADMIN_TOKEN secret.
   const mf = new Miniflare({
     host: '127.0.0.1',
@@ -445,11 +445,13 @@ async function startServer(tmp, adminToken) {
             // Every write sends its events to the queue before answering, as deployed.
             EVENTS: { type: 'queue', name: 'scim-edge-events' },
             LOGOUTS: { type: 'queue', name: 'scim-edge-logouts' },
+            BACKFILL: { type: 'queue', name: 'scim-edge-backfill' },
           },
           triggers: CONSUMER
             ? [
               { type: 'queue', name: 'scim-edge-events', maxBatchSize: 20, maxBatchTimeout: 1 },
               { type: 'queue', name: 'scim-edge-logouts', maxBatchSize: 10, maxBatchTimeout: 0 },
+              { type: 'queue', name: 'scim-edge-backfill', maxBatchSize: 20, maxBatchTimeout: 1 },
             ]
             : [],
           exports: {

@@ -487,6 +487,9 @@ fn replay_marks_and_queues_deliveries() {
     assert_eq!(one, json!({"replayed": 1, "remaining": 2}));
     let mut first = deliveries[0].clone();
     first["attempt"] = json!(1);
+    // With the subscription version of now (one endpoint created: version 2), so the consumer
+    // sends with today's targets.
+    first["subscription_version"] = json!(2);
     assert_eq!(queued_messages(&r), [first]);
     // Then every one not yet replayed.
     sent(&mut r);
@@ -558,6 +561,7 @@ fn logout_dead_letters_replay_with_sub_and_sid() {
     assert_eq!(replayed, json!({"replayed": 1, "remaining": 0}));
     let mut again = logout.clone();
     again["attempt"] = json!(1);
+    again["subscription_version"] = json!(2);
     assert_eq!(queued_messages(&r), [again]);
     assert_eq!(
         r.event_types().last().unwrap(),
@@ -580,13 +584,14 @@ fn targets_answer_known_ids_only() {
     assert_eq!(
         t,
         json!({
+            "version": 3,
             "webhooks": {wid.clone(): {"url": "https://app.example.com/hook", "secrets": [w["secret"]], "enabled": true, "format": "standard_webhooks", "batch_size": 1}},
             "clients": {"web": {"uri": "https://app.example.com/bcl", "session_required": true, "enabled": true}},
         })
     );
     assert_eq!(
         r.ok("POST", "/internal/targets", Some(json!({})), 200),
-        json!({"webhooks": {}, "clients": {}})
+        json!({"version": 3, "webhooks": {}, "clients": {}})
     );
     r.bad(
         "POST",
@@ -797,4 +802,112 @@ fn the_consumer_reads_queue_messages_and_registry_answers_typed() {
         &replayed.delivery,
         Delivery::Logout { sub: Some(s), sid: Some(i), .. } if s == "u1" && i == "s1"
     ));
+}
+
+/// Every change to what fan-out or delivery reads of a target bumps the subscription version
+/// (so connection objects and consumers refresh their caches); description and delivery health
+/// do not.
+#[test]
+fn target_changes_bump_the_subscription_version_and_health_does_not() {
+    let mut r = Registry::new();
+    let a = r.connection("A");
+    let version = |r: &mut Registry| {
+        r.ok("POST", "/internal/targets", Some(json!({})), 200)["version"]
+            .as_i64()
+            .unwrap()
+    };
+    let mut last = version(&mut r);
+    let mut bumped = |r: &mut Registry, what: &str, expected: bool| {
+        let now = version(r);
+        assert_eq!(now > last, expected, "{what}: {last} → {now}");
+        last = now;
+    };
+    let w = id(&r.webhook(json!({"url": "https://app.example.com/hook"})));
+    bumped(&mut r, "webhook created", true);
+    let path = format!("/webhooks/{w}");
+    r.ok("PATCH", &path, Some(json!({"description": "d"})), 200);
+    bumped(&mut r, "description", false);
+    r.ok(
+        "PATCH",
+        &path,
+        Some(json!({"event_types": ["user.*"]})),
+        200,
+    );
+    bumped(&mut r, "event_types", true);
+    r.ok("PATCH", &path, Some(json!({"connection_ids": [a]})), 200);
+    bumped(&mut r, "connection_ids", true);
+    r.ok("POST", &format!("{path}/rotate-secret"), None, 200);
+    bumped(&mut r, "secret rotated", true);
+    let delivery = json!({"kind": "webhook", "target": w, "event": envelope("evt_1", "user.created", &a, json!({}))});
+    r.attempts(
+        fast(),
+        json!([{"delivery": delivery, "attempt": 1, "ok": false, "status": 500}]),
+    );
+    bumped(&mut r, "a failed attempt", false);
+    r.ok("PATCH", &path, Some(json!({"enabled": false})), 200);
+    bumped(&mut r, "disabled", true);
+    r.client(json!({"client_id": "web", "backchannel_logout_uri": "https://app.example.com/bcl"}));
+    bumped(&mut r, "client registered", true);
+    r.ok(
+        "PATCH",
+        "/clients/web",
+        Some(json!({"backchannel_logout_session_required": true})),
+        200,
+    );
+    bumped(&mut r, "client changed", true);
+    r.ok("DELETE", "/clients/web", None, 204);
+    bumped(&mut r, "client deleted", true);
+    r.ok("DELETE", &path, None, 204);
+    bumped(&mut r, "webhook deleted", true);
+}
+
+/// A connection's subscriptions: routing only (no URL, secret or credential), the enabled
+/// endpoints and clients covering it, with the version.
+#[test]
+fn a_connection_reads_its_subscriptions_without_secrets() {
+    let mut r = Registry::new();
+    let (a, b) = (r.connection("A"), r.connection("B"));
+    let all = r.webhook(json!({"url": "https://all.example.com/h", "event_types": ["user.*"]}));
+    let only_b = r.webhook(json!({"url": "https://b.example.com/h", "connection_ids": [b]}));
+    r.client(json!({"client_id": "web", "backchannel_logout_uri": "https://app.example.com/bcl", "connection_ids": [a]}));
+    let subs = r.ok(
+        "POST",
+        "/internal/subscriptions",
+        Some(json!({"connection_id": a})),
+        200,
+    );
+    assert_eq!(
+        subs,
+        json!({"version": subs["version"], "webhooks": [{"id": all["id"], "event_types": ["user.*"]}],
+               "clients": [{"client_id": "web", "session_required": false}]})
+    );
+    assert!(!subs.to_string().contains("whsec_") && !subs.to_string().contains("https://"));
+    let of_b = r.ok(
+        "POST",
+        "/internal/subscriptions",
+        Some(json!({"connection_id": b})),
+        200,
+    );
+    let ids: Vec<&Value> = of_b["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| &w["id"])
+        .collect();
+    assert_eq!(ids, [&all["id"], &only_b["id"]]);
+    assert_eq!(of_b["clients"], json!([]));
+    // The registry's own events: only the endpoints taking every connection's events.
+    let own = r.ok(
+        "POST",
+        "/internal/subscriptions",
+        Some(json!({"connection_id": null})),
+        200,
+    );
+    assert_eq!(own["webhooks"].as_array().unwrap().len(), 1);
+    r.bad(
+        "POST",
+        "/internal/subscriptions",
+        json!({"connection_id": "nope"}),
+        "not a connection id",
+    );
 }

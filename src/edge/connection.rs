@@ -21,6 +21,10 @@ use crate::service::migration::migrate_connection;
 
 /// Header carrying the connection's public SCIM base URL from the Worker to the object.
 pub const BASE_URL_HEADER: &str = "x-scim-edge-base-url";
+/// The registry's call telling the object that its subscriptions changed
+/// (service::delivery::subscription). The Worker never routes a request to an object's
+/// `/internal` paths: only objects call them.
+pub const SUBSCRIPTIONS_STALE_URL: &str = "https://connection/internal/subscriptions/stale";
 
 #[durable_object]
 pub struct Connection {
@@ -90,6 +94,10 @@ impl Connection {
 
     async fn respond(&self, mut req: Request) -> Result<Response> {
         let path = super::http::request_url(&req).path().to_owned();
+        if path == "/internal/subscriptions/stale" {
+            self.outbox.forget_subscriptions();
+            return to_platform(HttpResponse::empty(204));
+        }
         let store = DoStore::new(self.state.storage());
         if let Some(rest) = path.strip_prefix("/scim") {
             let base_url = req.headers().get(BASE_URL_HEADER)?.unwrap_or_default();

@@ -1,17 +1,22 @@
-//! The consumer of both queues, `EVENTS` (bulk) and `LOGOUTS` (revocation: `user.sessions_revoked`
-//! events and back-channel logouts, see service::delivery::message::Lane), which work alike and
-//! never wait for each other. Two kinds of message travel on them:
+//! The consumer of the three queues, `EVENTS` (bulk), `BACKFILL` (bulk past a connection's fair
+//! share, and retries) and `LOGOUTS` (revocation: back-channel logouts; see
+//! service::delivery::message::Lane), which work alike and never wait for each other. Two kinds
+//! of message travel on them:
 //!
-//! - an event envelope (`{"id": "evt_…", …}`), sent by a connection's object from its outbox:
-//!   the registry fans it out into deliveries, which go back on the queue;
-//! - a delivery (`{"kind": "webhook" | "logout", "target", "event", "attempt", …}`): one HTTP
-//!   POST to one webhook endpoint or one client's back-channel logout URI. The registry judges
-//!   each attempt (ack, retry after a delay, dead letter); a retry is a new message carrying the
-//!   next attempt number, sent with that delay.
+//! - a delivery (`{"kind": "webhook" | "logout", "target", "event", "attempt",
+//!   "subscription_version"}`), fanned out by the object that recorded the event
+//!   (edge::outbox): one HTTP POST to one webhook endpoint or one client's back-channel logout
+//!   URI, or with other deliveries to the same log stream in one POST. The targets come from
+//!   this isolate's cache; the registry judges each failure (retry after a delay, dead letter)
+//!   and hears of successes now and then (service::delivery::target_cache); a retry is a new
+//!   message carrying the next attempt number, sent with that delay;
+//! - an event envelope (`{"id": "evt_…", …}`), only from a version that sent events before
+//!   fanning them out: the registry fans it out into deliveries, which go back on the queue.
 //!
 //! The handler never returns an error (that would fail the whole batch): every message is acked
 //! or retried on its own.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use futures_util::future::join_all;
@@ -24,7 +29,7 @@ use worker::{
 };
 
 use crate::service::clock::{random_id, OsRandom};
-use crate::service::delivery::fanout::{FanoutAnswer, FanoutQuery, Targets, TargetsRequest};
+use crate::service::delivery::fanout::{FanoutAnswer, FanoutQuery, Targets};
 use crate::service::delivery::logout_token::SigningKeys;
 use crate::service::delivery::message::{
     Delivery, DeliveryMessage, Envelope, Lane, QueueMessage, TargetKind,
@@ -33,7 +38,15 @@ use crate::service::delivery::request::{
     classify, plan, LogoutSigner, OutboundRequest, Outcome, Prepared,
 };
 use crate::service::delivery::retry_policy::{Decision, RetryPolicy, MAX_DELAY_SECONDS};
+use crate::service::delivery::target_cache::{Health, TargetCache};
 use crate::service::delivery::verdict::{AttemptsAnswer, AttemptsRequest};
+
+thread_local! {
+    /// This isolate's delivery targets, refreshed by subscription version (see TargetCache).
+    static CACHE: RefCell<TargetCache> = RefCell::new(TargetCache::default());
+    /// What this isolate last told the registry of each target's successes.
+    static HEALTH: RefCell<Health> = RefCell::new(Health::default());
+}
 
 /// How long one delivery attempt may take.
 const ATTEMPT_TIMEOUT_MS: u32 = 10_000;
@@ -98,9 +111,10 @@ async fn fan_out(env: &Env, events: Vec<(RawMessage, Envelope)>) {
             messages.push(QueueMessage::Delivery(DeliveryMessage {
                 delivery,
                 attempt: 1,
+                subscription_version: answer.version,
             }));
         }
-        enqueue(env, &messages, 0).await
+        enqueue(env, &messages, 0, false).await
     }
     .await;
     for (message, _) in &events {
@@ -117,13 +131,18 @@ async fn fan_out(env: &Env, events: Vec<(RawMessage, Envelope)>) {
     }
 }
 
-/// Sends messages to the queue of their lane (logouts to `LOGOUTS`, the rest to `EVENTS`), 100
-/// at a time, after `delay` seconds.
-pub async fn enqueue(env: &Env, messages: &[QueueMessage], delay: u32) -> Result<(), String> {
-    for lane in [Lane::Revocation, Lane::Bulk] {
+/// Sends messages to the queue of their lane (logouts to `LOGOUTS`, the rest to `EVENTS`; a
+/// retry, `retry`, to [`QueueMessage::retry_lane`]), 100 at a time, after `delay` seconds.
+pub async fn enqueue(
+    env: &Env,
+    messages: &[QueueMessage],
+    delay: u32,
+    retry: bool,
+) -> Result<(), String> {
+    for lane in Lane::ALL {
         let of_lane: Vec<String> = messages
             .iter()
-            .filter(|m| m.lane() == lane)
+            .filter(|m| (if retry { m.retry_lane() } else { m.lane() }) == lane)
             .map(QueueMessage::to_json)
             .collect();
         if of_lane.is_empty() {
@@ -141,30 +160,33 @@ pub async fn enqueue(env: &Env, messages: &[QueueMessage], delay: u32) -> Result
     Ok(())
 }
 
-/// One attempt per delivery, concurrently; the registry judges them all in one call.
+/// One attempt per delivery (or per batch of deliveries to a log stream), concurrently. The
+/// targets come from this isolate's cache (service::delivery::target_cache); the registry judges
+/// the failures, and hears of successes only when its record of the target needs them.
 async fn deliver(env: &Env, deliveries: Vec<(RawMessage, DeliveryMessage)>) {
-    let ids = |kind: TargetKind| -> Vec<String> {
-        let mut ids: Vec<String> = deliveries
-            .iter()
-            .filter(|(_, d)| d.delivery.kind() == kind)
-            .map(|(_, d)| d.delivery.target().to_owned())
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    };
-    let query = TargetsRequest {
-        webhooks: ids(TargetKind::Webhook),
-        clients: ids(TargetKind::Logout),
-    };
-    let targets: Targets = match registry_call(env, "/internal/targets", &query).await {
-        Ok(t) => t,
-        Err(e) => {
-            worker::console_error!("queue: could not read delivery targets: {e}");
-            deliveries.iter().for_each(|(m, _)| retry_later(m));
-            return;
+    let now_ms = worker::Date::now().as_millis() as f64;
+    let wanted: Vec<(TargetKind, &str, i64)> = deliveries
+        .iter()
+        .map(|(_, d)| {
+            (
+                d.delivery.kind(),
+                d.delivery.target(),
+                d.subscription_version,
+            )
+        })
+        .collect();
+    let query = CACHE.with(|c| c.borrow().missing(&wanted, now_ms));
+    if let Some(query) = query {
+        match registry_call::<Targets>(env, "/internal/targets", &query).await {
+            Ok(t) => CACHE.with(|c| c.borrow_mut().store(&query, t, now_ms)),
+            Err(e) => {
+                worker::console_error!("queue: could not read delivery targets: {e}");
+                deliveries.iter().for_each(|(m, _)| retry_later(m));
+                return;
+            }
         }
-    };
+    }
+    let targets = CACHE.with(|c| c.borrow().targets(&wanted));
     let keys = signing_keys(env);
     let issuer = env
         .var("LOGOUT_ISSUER")
@@ -190,36 +212,69 @@ async fn deliver(env: &Env, deliveries: Vec<(RawMessage, DeliveryMessage)>) {
             attempts[index] = outcome.clone();
         }
     }
-    let report = AttemptsRequest {
-        policy: Some(policy(env)),
-        attempts: deliveries
-            .iter()
-            .zip(&attempts)
-            .map(|((_, d), outcome)| outcome.report(d))
-            .collect(),
-    };
-    let decisions = match registry_call::<AttemptsAnswer>(env, "/internal/attempts", &report).await
-    {
-        Ok(answer) => answer.decisions,
-        Err(e) => {
-            worker::console_error!("queue: could not record delivery attempts: {e}");
-            Vec::new()
+    // Failures always go to the registry (it keeps each target's health, dead letters, and
+    // disables endpoints); a success only when the target's record needs it.
+    let reported: Vec<usize> = (0..deliveries.len())
+        .filter(|&i| {
+            let d = &deliveries[i].1.delivery;
+            HEALTH.with(|h| {
+                h.borrow_mut()
+                    .must_report(d.kind(), d.target(), attempts[i].ok, now_ms)
+            })
+        })
+        .collect();
+    let mut decisions: Vec<Option<Decision>> = attempts
+        .iter()
+        .map(|a| a.ok.then_some(Decision::Ack))
+        .collect();
+    let mut version = 0;
+    if !reported.is_empty() {
+        let report = AttemptsRequest {
+            policy: Some(policy(env)),
+            attempts: reported
+                .iter()
+                .map(|&i| attempts[i].report(&deliveries[i].1))
+                .collect(),
+        };
+        match registry_call::<AttemptsAnswer>(env, "/internal/attempts", &report).await {
+            Ok(answer) => {
+                version = answer.version;
+                CACHE.with(|c| c.borrow_mut().seen_version(answer.version));
+                for (&i, decision) in reported.iter().zip(answer.decisions) {
+                    decisions[i] = Some(decision);
+                }
+            }
+            Err(e) => {
+                // Failures are tried again later; successes were delivered (the registry's
+                // record of them waits for the next report).
+                worker::console_error!("queue: could not record delivery attempts: {e}");
+                for &i in &reported {
+                    let d = &deliveries[i].1.delivery;
+                    if attempts[i].ok {
+                        HEALTH.with(|h| h.borrow_mut().unreported(d.kind(), d.target()));
+                    } else {
+                        decisions[i] = None;
+                    }
+                }
+            }
         }
-    };
+    }
     for (index, (message, delivery)) in deliveries.iter().enumerate() {
-        let Some(decision) = decisions.get(index) else {
+        let Some(decision) = &decisions[index] else {
             // The registry did not judge it: try the same attempt again later.
             retry_later(message);
             continue;
         };
         match decision {
             Decision::Retry { delay_seconds } => {
+                // With the targets as the registry knows them now (a URL fixed since is used).
                 let next = QueueMessage::Delivery(DeliveryMessage {
                     delivery: delivery.delivery.clone(),
                     attempt: delivery.attempt + 1,
+                    subscription_version: version.max(delivery.subscription_version),
                 });
                 let delay = (*delay_seconds).min(MAX_DELAY_SECONDS);
-                match enqueue(env, &[next], delay).await {
+                match enqueue(env, &[next], delay, true).await {
                     Ok(()) => message.ack(),
                     Err(e) => {
                         worker::console_error!("queue: could not schedule a retry: {e}");
@@ -307,7 +362,7 @@ fn policy(env: &Env) -> RetryPolicy {
 }
 
 /// A JSON call to the registry's internal routes.
-async fn registry_call<T: DeserializeOwned>(
+pub(super) async fn registry_call<T: DeserializeOwned>(
     env: &Env,
     path: &str,
     body: &impl Serialize,

@@ -1,17 +1,32 @@
-//! Sends an object's outbox (service::outbox: a connection's, or the registry's) to the `EVENTS`
-//! queue. The object sends after each write without holding up the response (`waitUntil`); a
-//! guard alarm, set before the response, covers an instance that dies before the queue
-//! accepted; after a failed send a retry alarm fires with a growing delay. Nothing leaves the
-//! outbox before the queue accepted it.
+//! Sends an object's outbox (service::outbox: a connection's, or the registry's) to the queues,
+//! fanned out: each event becomes its deliveries (service::delivery::subscription), each on its
+//! lane's queue, one hop from the object to the consumer that sends them. A connection's object
+//! keeps its connection's subscriptions in memory, read from the registry when it has none, when
+//! the registry says they changed, or after [`SUBSCRIPTIONS_TTL_MS`]; the registry reads its own.
+//!
+//! The object sends after each write without holding up the response (`waitUntil`); a guard
+//! alarm, set before the response, covers an instance that dies before the queue accepted; after
+//! a failed send a retry alarm fires with a growing delay. Nothing leaves the outbox before the
+//! queue accepted all of its deliveries.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use serde_json::Value;
 use worker::{Env, State};
 
 use super::store::DoStore;
-use crate::service::delivery::message::Lane;
-use crate::service::event::outbox::{self, Scope};
+use crate::service::connection::identity::connection_id;
+use crate::service::delivery::fairness::FairShare;
+use crate::service::delivery::message::{DeliveryMessage, Lane, QueueMessage};
+use crate::service::delivery::subscription::{self, Subscriptions, SubscriptionsQuery};
+use crate::service::event::outbox::{self, Key, Scope};
+
+/// How long a connection's object trusts its subscriptions without hearing from the registry.
+pub const SUBSCRIPTIONS_TTL_MS: f64 = 60_000.0;
+/// The queue's limits for one `sendBatch`: 100 messages and 256 KB (less some headroom).
+const SEND_MESSAGES: usize = 100;
+const SEND_BYTES: usize = 240 * 1024;
 
 /// The alarm set before a response that left events pending.
 const GUARD_MS: i64 = 30_000;
@@ -28,6 +43,10 @@ pub struct OutboxSender {
     retry_delay: Cell<u32>,
     /// Fault injection (`FAULT_INJECTION = "on"` only): queue sends still to fail.
     pub failing_sends: Cell<u32>,
+    /// A connection's subscriptions and when they were read (ms since the epoch).
+    subscriptions: RefCell<Option<(Subscriptions, f64)>>,
+    /// The webhook deliveries sent lately, for the choice between `EVENTS` and `BACKFILL`.
+    fair_share: RefCell<FairShare>,
 }
 
 fn first_retry_delay(env: &Env) -> u32 {
@@ -47,7 +66,38 @@ impl OutboxSender {
             sending: Cell::new(false),
             retry_delay: Cell::new(retry),
             failing_sends: Cell::new(0),
+            subscriptions: RefCell::new(None),
+            fair_share: RefCell::new(FairShare::default()),
         }
+    }
+
+    /// The registry said the subscriptions changed: read them again before the next send.
+    pub fn forget_subscriptions(&self) {
+        self.subscriptions.replace(None);
+    }
+
+    /// The subscriptions to fan out with: the registry's own (read from its tables), or the
+    /// connection's (cached; read from the registry when missing or older than the TTL).
+    async fn subscriptions(&self, store: &DoStore) -> Result<Subscriptions, String> {
+        let now = worker::Date::now().as_millis() as f64;
+        let connection = match self.scope {
+            Scope::Registry => {
+                return subscription::of_connection(store, None).map_err(|e| e.detail)
+            }
+            Scope::Connection => connection_id(store).ok_or("the connection has no record")?,
+        };
+        if let Some((subs, at)) = self.subscriptions.borrow().as_ref() {
+            if now - at < SUBSCRIPTIONS_TTL_MS {
+                return Ok(subs.clone());
+            }
+        }
+        let query = SubscriptionsQuery {
+            connection_id: Some(connection),
+        };
+        let subs: Subscriptions =
+            super::consumer::registry_call(&self.env, "/internal/subscriptions", &query).await?;
+        self.subscriptions.replace(Some((subs.clone(), now)));
+        Ok(subs)
     }
 
     /// After a request that may have written: when anything is pending, the guard alarm before
@@ -109,24 +159,89 @@ impl OutboxSender {
                 self.failing_sends.set(self.failing_sends.get() - 1);
                 return Err("injected queue failure".into());
             }
-            // Revocations first (the batch lists them first), each lane to its own queue; what a
-            // queue accepted leaves the outbox even if the other lane's send then fails.
-            for lane in [Lane::Revocation, Lane::Bulk] {
-                let (keys, messages): (Vec<outbox::Key>, Vec<String>) = batch
-                    .iter()
-                    .filter(|p| p.lane == lane)
-                    .map(|p| (p.key, p.message.clone()))
-                    .unzip();
+            let subscriptions = self.subscriptions(store).await?;
+            // Revocations first (the batch lists them first), each lane to its own queue.
+            let mut lanes: Vec<(Lane, Vec<String>)> =
+                Lane::ALL.iter().map(|lane| (*lane, Vec::new())).collect();
+            let mut keys = Vec::with_capacity(batch.len());
+            for pending in &batch {
+                keys.push(pending.key);
+                let messages = match pending.key {
+                    // A replayed delivery (registry only) is ready as it is.
+                    Key::Message(_) => vec![(pending.lane, pending.message.clone())],
+                    Key::Event(_) => {
+                        let event: Value =
+                            serde_json::from_str(&pending.message).map_err(|e| e.to_string())?;
+                        subscriptions
+                            .deliveries(&event)
+                            .into_iter()
+                            .map(|delivery| {
+                                let message = QueueMessage::Delivery(DeliveryMessage {
+                                    delivery,
+                                    attempt: 1,
+                                    subscription_version: subscriptions.version,
+                                });
+                                (message.lane(), message.to_json())
+                            })
+                            .collect()
+                    }
+                };
+                for (lane, message) in messages {
+                    if let Some((_, out)) = lanes.iter_mut().find(|(l, _)| *l == lane) {
+                        out.push(message);
+                    }
+                }
+            }
+            // Webhook deliveries past the connection's fair share wait in `BACKFILL`.
+            let bulk = lanes
+                .iter()
+                .find(|(l, _)| *l == Lane::Bulk)
+                .map_or(0, |(_, m)| m.len());
+            let now = worker::Date::now().as_millis() as f64;
+            if self.scope == Scope::Connection
+                && self.fair_share.borrow_mut().lane(now, bulk) == Lane::Backfill
+            {
+                let moved = lanes
+                    .iter_mut()
+                    .find(|(l, _)| *l == Lane::Bulk)
+                    .map(|(_, m)| std::mem::take(m))
+                    .unwrap_or_default();
+                if let Some((_, out)) = lanes.iter_mut().find(|(l, _)| *l == Lane::Backfill) {
+                    out.extend(moved);
+                }
+            }
+            for (lane, messages) in &lanes {
                 if messages.is_empty() {
                     continue;
                 }
                 let queue = self.env.queue(lane.binding()).map_err(|e| e.to_string())?;
-                queue
-                    .send_batch(messages)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                outbox::mark_sent(store, &keys).map_err(|e| e.to_string())?;
+                for chunk in chunks(messages) {
+                    queue.send_batch(chunk).await.map_err(|e| e.to_string())?;
+                }
             }
+            // Every delivery of these events is on its queue (an event no one subscribes to
+            // has none): they leave the outbox.
+            outbox::mark_sent(store, &keys).map_err(|e| e.to_string())?;
         }
     }
+}
+
+/// Messages in `sendBatch`-sized chunks: at most [`SEND_MESSAGES`] and about [`SEND_BYTES`].
+fn chunks(messages: &[String]) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut bytes = 0;
+    for message in messages {
+        let fits = out
+            .last()
+            .is_some_and(|c| c.len() < SEND_MESSAGES && bytes + message.len() <= SEND_BYTES);
+        if !fits {
+            out.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += message.len();
+        if let Some(chunk) = out.last_mut() {
+            chunk.push(message.clone());
+        }
+    }
+    out
 }

@@ -195,6 +195,35 @@ const REGISTRY: &[&str] = &[
         delivery TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS dead_letter_by_target ON dead_letter (target_kind, target, seq)",
+    // The subscription version (service::delivery::subscription): one row, bumped by the
+    // triggers below on every change to what fan-out and delivery read of the targets, so the
+    // caches of connection objects and queue consumers know when they are stale.
+    "CREATE TABLE IF NOT EXISTS subscription_version (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+    )",
+    "INSERT OR IGNORE INTO subscription_version (id, version) VALUES (1, 1)",
+];
+
+/// The triggers that bump `subscription_version`, added after [`REGISTRY_COLUMNS`] (they name
+/// columns added there). Health columns (`consecutive_failures`, `last_error`, …) are not
+/// listed: their changes touch no cache.
+const REGISTRY_TRIGGERS: &[&str] = &[
+    "CREATE TRIGGER IF NOT EXISTS webhook_added AFTER INSERT ON webhook
+     BEGIN UPDATE subscription_version SET version = version + 1; END",
+    "CREATE TRIGGER IF NOT EXISTS webhook_removed AFTER DELETE ON webhook
+     BEGIN UPDATE subscription_version SET version = version + 1; END",
+    "CREATE TRIGGER IF NOT EXISTS webhook_changed AFTER UPDATE OF url, event_types,
+         connection_ids, enabled, secret, previous_secret, previous_secret_expires_at, format,
+         batch_size, credential ON webhook
+     BEGIN UPDATE subscription_version SET version = version + 1; END",
+    "CREATE TRIGGER IF NOT EXISTS client_added AFTER INSERT ON oidc_client
+     BEGIN UPDATE subscription_version SET version = version + 1; END",
+    "CREATE TRIGGER IF NOT EXISTS client_removed AFTER DELETE ON oidc_client
+     BEGIN UPDATE subscription_version SET version = version + 1; END",
+    "CREATE TRIGGER IF NOT EXISTS client_changed AFTER UPDATE OF backchannel_logout_uri,
+         session_required, connection_ids, enabled ON oidc_client
+     BEGIN UPDATE subscription_version SET version = version + 1; END",
 ];
 
 /// Columns added to the registry's tables after they were first created: `(table, column,
@@ -241,5 +270,6 @@ pub fn migrate_connection(store: &dyn Store) -> Result<(), StoreError> {
 
 pub fn migrate_registry(store: &dyn Store) -> Result<(), StoreError> {
     run(store, REGISTRY)?;
-    add_columns(store, REGISTRY_COLUMNS)
+    add_columns(store, REGISTRY_COLUMNS)?;
+    run(store, REGISTRY_TRIGGERS)
 }

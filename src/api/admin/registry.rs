@@ -11,10 +11,11 @@ use crate::scim::ScimError;
 use crate::service::clock::{Random, Timestamp};
 use crate::service::delivery::message::TargetKind;
 use crate::service::delivery::outbound_url::OutboundPolicy;
+use crate::service::delivery::subscription::{self, SubscriptionsQuery};
 use crate::service::delivery::{dead_letter, fanout, oidc_client, verdict, webhook};
 use crate::service::event;
 use crate::service::migration::migrate_registry;
-use crate::service::registry;
+use crate::service::registry::{self, is_connection_id};
 use crate::service::store::{transact, Store};
 
 /// `POST /connections` and `PATCH /connections/{id}`: `{"name"}`.
@@ -34,6 +35,8 @@ struct CreateConnection {
 ///   under `/clients/{client_id}`
 /// - `GET /events`: the registry's log (webhook.*, client.*, connection.deleted), whose events
 ///   reach the webhook endpoints that take every connection's events
+/// - `POST /internal/subscriptions` `{connection_id}`: a connection's [`subscription::Subscriptions`],
+///   for its object's own fan-out
 /// - `POST /internal/fanout`, `POST /internal/targets`, `POST /internal/attempts`: for the queue
 ///   consumer only (see [`delivery`](super::delivery))
 ///
@@ -114,6 +117,16 @@ pub fn handle(
             .map(|v| (200, v)),
             ("POST", ["internal", "fanout"]) => {
                 fanout::fanout(store, parse(request)?).and_then(|a| answer(&a))
+            }
+            ("POST", ["internal", "subscriptions"]) => {
+                let query: SubscriptionsQuery = parse(request)?;
+                if !query.connection_id.as_deref().is_none_or(is_connection_id) {
+                    return Err(ScimError::invalid_value(
+                        "connection_id is not a connection id.",
+                    ));
+                }
+                subscription::of_connection(store, query.connection_id.as_deref())
+                    .and_then(|s| answer(&s))
             }
             ("POST", ["internal", "targets"]) => {
                 fanout::targets(store, now, parse(request)?).and_then(|t| answer(&t))

@@ -205,13 +205,16 @@ pub fn replay(
         }
     };
     let at = now.to_rfc3339();
+    let version = super::target::subscription_version(store)?;
     for row in &rows {
         // Stored as a `Delivery` serialised: sent as it is, from its first attempt again.
         let delivery: Delivery = serde_json::from_str(&text(row, 1)?)
             .map_err(|e| ScimError::internal_because(format!("stored delivery: {e}")))?;
+        // Sent with today's targets (a URL or credential fixed since is used).
         let message = QueueMessage::Delivery(DeliveryMessage {
             delivery,
             attempt: 1,
+            subscription_version: version,
         });
         outbox::enqueue_message(store, &message.to_json())?;
         store.execute(

@@ -1,13 +1,15 @@
 //! Fan-out: which deliveries one event makes (one per enabled webhook endpoint subscribed to
-//! it, and OIDC back-channel logouts for `user.sessions_revoked`), and where to send them.
+//! it, and OIDC back-channel logouts for `user.sessions_revoked`; see [`Subscriptions`]), and
+//! where to send them.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::message::{Delivery, Envelope, SESSIONS_REVOKED};
+use super::message::{Delivery, Envelope};
 use super::oidc_client::{self, ClientTarget};
+use super::subscription::{self, Subscriptions};
 use super::webhook::{self, WebhookTarget};
 use super::MAX_BATCH;
 use crate::scim::ScimError;
@@ -33,9 +35,12 @@ pub struct FanoutQuery<'a> {
     pub events: &'a [Envelope],
 }
 
-/// `{deliveries:[…], rejected:[{index, error}]}`.
+/// `{version, deliveries:[…], rejected:[{index, error}]}`; `version` is the subscription
+/// version the fan-out read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FanoutAnswer {
+    #[serde(default)]
+    pub version: i64,
     pub deliveries: Vec<Delivery>,
     pub rejected: Vec<Rejected>,
 }
@@ -47,11 +52,15 @@ pub struct Rejected {
     pub error: String,
 }
 
-/// `POST /internal/fanout` `{events:[envelope…]}` → `{deliveries:[…], rejected:[{index,
-/// error}]}`. An envelope without string `id` and `type` is rejected on its own (by its index in
-/// `events`) so the rest of the batch still goes out. An envelope without `connection_id` is
+/// `POST /internal/fanout` `{events:[envelope…]}` → `{version, deliveries:[…], rejected:[{index,
+/// error}]}`: [`Subscriptions::deliveries`] of each event, with the subscriptions of its
+/// connection. An envelope without string `id` and `type` is rejected on its own (by its index
+/// in `events`) so the rest of the batch still goes out. An envelope without `connection_id` is
 /// the registry's own (admin plane: `webhook.*`, `client.*`, `connection.deleted`): it goes to
 /// the endpoints that take every connection's events, and never to a logout.
+///
+/// Connections' objects fan their events out themselves; this serves the registry's own
+/// events and any event message still on the queue from before.
 pub fn fanout(store: &dyn Store, body: FanoutRequest) -> Result<FanoutAnswer, ScimError> {
     if body.events.len() > MAX_BATCH {
         return Err(ScimError::invalid_value(format!(
@@ -60,13 +69,14 @@ pub fn fanout(store: &dyn Store, body: FanoutRequest) -> Result<FanoutAnswer, Sc
     }
     let mut deliveries = Vec::new();
     let mut rejected = Vec::new();
+    let mut known: BTreeMap<Option<String>, Subscriptions> = BTreeMap::new();
     for (index, event) in body.events.iter().enumerate() {
         // No `connection_id` at all: a registry event; one that is there must be a string.
         let connection_id = match event.get("connection_id") {
             None => Ok(None),
             Some(id) => id.as_str().map(Some).ok_or(()),
         };
-        let (Some(_), Some(kind), Ok(connection_id)) =
+        let (Some(_), Some(_), Ok(connection_id)) =
             (member(event, "id"), member(event, "type"), connection_id)
         else {
             rejected.push(Rejected {
@@ -75,70 +85,21 @@ pub fn fanout(store: &dyn Store, body: FanoutRequest) -> Result<FanoutAnswer, Sc
             });
             continue;
         };
-        for target in webhook::subscribers(store, kind, connection_id)? {
-            deliveries.push(Delivery::Webhook {
-                target,
-                event: event.clone(),
-            });
-        }
-        if let (Some(connection_id), SESSIONS_REVOKED) = (connection_id, kind) {
-            deliveries.extend(logouts(store, event, connection_id)?);
-        }
+        let key = connection_id.map(str::to_owned);
+        let subscriptions = match known.get(&key) {
+            Some(s) => s,
+            None => {
+                let s = subscription::of_connection(store, connection_id)?;
+                known.entry(key).or_insert(s)
+            }
+        };
+        deliveries.extend(subscriptions.deliveries(event));
     }
     Ok(FanoutAnswer {
+        version: subscription::version(store)?,
         deliveries,
         rejected,
     })
-}
-
-/// The back-channel logouts for one `user.sessions_revoked` event: one per revoked session of
-/// a registered client (`sub` and `sid`), and one `sub`-only logout for each other client of the
-/// connection that does not require a session id.
-fn logouts(
-    store: &dyn Store,
-    event: &Value,
-    connection_id: &str,
-) -> Result<Vec<Delivery>, ScimError> {
-    let data = event.get("data").unwrap_or(&Value::Null);
-    let sub = member(data, "subject").map(str::to_owned);
-    let sessions: Vec<(&str, &str)> = data
-        .get("sessions")
-        .and_then(Value::as_array)
-        .map(|sessions| {
-            sessions
-                .iter()
-                .filter_map(|s| Some((member(s, "client_id")?, member(s, "sid")?)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let clients = oidc_client::subscribers(store, connection_id)?;
-    let mut out = Vec::new();
-    let mut sent: Vec<(&str, &str)> = Vec::new();
-    for (client_id, sid) in &sessions {
-        if clients.iter().any(|c| c.client_id == *client_id) && !sent.contains(&(client_id, sid)) {
-            sent.push((client_id, sid));
-            out.push(Delivery::Logout {
-                target: (*client_id).to_owned(),
-                event: event.clone(),
-                sub: sub.clone(),
-                sid: Some((*sid).to_owned()),
-            });
-        }
-    }
-    if sub.is_some() {
-        for client in &clients {
-            let had_session = sessions.iter().any(|(c, _)| *c == client.client_id);
-            if !had_session && !client.session_required {
-                out.push(Delivery::Logout {
-                    target: client.client_id.clone(),
-                    event: event.clone(),
-                    sub: sub.clone(),
-                    sid: None,
-                });
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// `{webhooks: [id…], clients: [client_id…]}`.
@@ -151,10 +112,13 @@ pub struct TargetsRequest {
     pub clients: Vec<String>,
 }
 
-/// Where and how to deliver, as the registry knows it now: `{webhooks:{id:{url, secrets,
-/// enabled}}, clients:{client_id:{uri, session_required, enabled}}}`.
+/// Where and how to deliver, as the registry knows it now: `{version, webhooks:{id:{url,
+/// secrets, enabled, format, batch_size, credential?}}, clients:{client_id:{uri,
+/// session_required, enabled}}}`; `version` is the subscription version it was read at.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Targets {
+    #[serde(default)]
+    pub version: i64,
     pub webhooks: BTreeMap<String, WebhookTarget>,
     pub clients: BTreeMap<String, ClientTarget>,
 }
@@ -183,5 +147,9 @@ pub fn targets(
             clients.insert(id.clone(), t);
         }
     }
-    Ok(Targets { webhooks, clients })
+    Ok(Targets {
+        version: subscription::version(store)?,
+        webhooks,
+        clients,
+    })
 }

@@ -154,16 +154,10 @@ pub fn body(format: Format, batch_size: u32, events: &[&Value]) -> (&'static str
         format!("batch_{hex}")
     };
     match format {
-        Format::StandardWebhooks if batch_size <= 1 && events.len() == 1 => (
-            super::request::JSON,
-            events[0].to_string(),
-            id_of(events[0]),
-        ),
-        Format::StandardWebhooks => (
-            super::request::JSON,
-            json!({ "events": events }).to_string(),
-            batch_id(),
-        ),
+        Format::StandardWebhooks if batch_size <= 1 && events.len() == 1 => {
+            (JSON, events[0].to_string(), id_of(events[0]))
+        }
+        Format::StandardWebhooks => (JSON, json!({ "events": events }).to_string(), batch_id()),
         Format::Ndjson => {
             let mut out = String::new();
             for e in events {
@@ -174,22 +168,20 @@ pub fn body(format: Format, batch_size: u32, events: &[&Value]) -> (&'static str
         }
         Format::Datadog => {
             let items: Vec<Value> = events.iter().map(|e| datadog_item(e)).collect();
-            (
-                super::request::JSON,
-                Value::from(items).to_string(),
-                batch_id(),
-            )
+            (JSON, Value::from(items).to_string(), batch_id())
         }
         Format::SplunkHec => {
             let mut out = String::new();
             for e in events {
                 out.push_str(&splunk_event(e).to_string());
             }
-            (super::request::JSON, out, batch_id())
+            (JSON, out, batch_id())
         }
     }
 }
 
+/// `application/json`.
+pub const JSON: &str = "application/json";
 /// `application/x-ndjson`.
 pub const NDJSON: &str = "application/x-ndjson";
 

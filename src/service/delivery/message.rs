@@ -136,6 +136,15 @@ pub struct DeliveryMessage {
     pub delivery: Delivery,
     #[serde(default = "first_attempt")]
     pub attempt: u32,
+    /// The registry's subscription version the delivery was made with
+    /// (service::delivery::subscription): the consumer's cached targets must be at least this
+    /// new. 0 (absent): any.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub subscription_version: i64,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 fn first_attempt() -> u32 {
@@ -152,13 +161,18 @@ pub enum QueueMessage {
 
 /// Which queue a message travels on. Revocation never waits behind bulk traffic: the
 /// `user.sessions_revoked` event and every back-channel logout have a queue and a consumer of
-/// their own, so a large sync anywhere cannot delay a logout.
+/// their own, so a large sync anywhere cannot delay a logout. And a connection sending more than
+/// its fair share of webhook deliveries (see service::delivery::fairness), like retries, goes to
+/// `BACKFILL`, so one tenant's backlog never delays another's deliveries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lane {
     /// `LOGOUTS`: `user.sessions_revoked` events and logout deliveries.
     Revocation,
-    /// `EVENTS`: every other event and every webhook delivery.
+    /// `EVENTS`: every other event and every webhook delivery, first attempts of connections
+    /// within their fair share.
     Bulk,
+    /// `BACKFILL`: webhook deliveries of connections past their fair share, and retries.
+    Backfill,
 }
 
 impl Lane {
@@ -176,12 +190,26 @@ impl Lane {
         match self {
             Lane::Revocation => "LOGOUTS",
             Lane::Bulk => "EVENTS",
+            Lane::Backfill => "BACKFILL",
         }
     }
+
+    /// Every lane, in the order a sender sends them (revocation first).
+    pub const ALL: [Lane; 3] = [Lane::Revocation, Lane::Bulk, Lane::Backfill];
 }
 
 impl QueueMessage {
-    /// The queue this message travels on.
+    /// The queue this message travels on when it is sent again after a failed attempt: a
+    /// logout keeps its lane; a webhook retry goes to `BACKFILL`, behind no one's first attempt.
+    pub fn retry_lane(&self) -> Lane {
+        match self.lane() {
+            Lane::Revocation => Lane::Revocation,
+            Lane::Bulk | Lane::Backfill => Lane::Backfill,
+        }
+    }
+
+    /// The queue this message travels on when first sent: its own lane (`BACKFILL` is chosen by
+    /// the sender, never here).
     pub fn lane(&self) -> Lane {
         match self {
             QueueMessage::Event(e) => Lane::of_event_type(&e.event_type),

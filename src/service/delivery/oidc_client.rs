@@ -276,7 +276,7 @@ pub fn target(store: &dyn Store, id: &str) -> Result<Option<ClientTarget>, ScimE
 }
 
 /// An enabled client that takes logouts for a connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscriber {
     pub client_id: String,
     pub session_required: bool,

@@ -25,7 +25,7 @@ use super::webhook::WebhookTarget;
 pub const USER_AGENT: &str = "scim-edge";
 /// Lifetime of a logout token (`exp - iat`).
 pub const LOGOUT_TOKEN_SECONDS: i64 = 120;
-pub const JSON: &str = "application/json";
+pub use super::log_stream::JSON;
 pub const FORM: &str = "application/x-www-form-urlencoded";
 
 /// An HTTP `POST`, ready to send.
@@ -354,6 +354,7 @@ mod tests {
 
     fn targets() -> Targets {
         Targets {
+            version: 1,
             webhooks: BTreeMap::from([
                 (
                     "wh_1".to_owned(),
@@ -778,6 +779,7 @@ mod tests {
         let message = DeliveryMessage {
             delivery: webhook_delivery("wh_1"),
             attempt: 3,
+            subscription_version: 7,
         };
         let report = classify(302).report(&message);
         assert_eq!(

@@ -7,6 +7,15 @@ use crate::scim::ScimError;
 use crate::service::registry::is_connection_id;
 use crate::service::store::Store;
 
+/// The registry's subscription version (see service::delivery::subscription): bumped by
+/// triggers on every change to a target; 0 before the table exists.
+pub fn subscription_version(store: &dyn Store) -> Result<i64, ScimError> {
+    Ok(store
+        .query_one("SELECT version FROM subscription_version WHERE id = 1", &[])?
+        .and_then(|row| row.first().and_then(|v| v.as_i64()))
+        .unwrap_or(0))
+}
+
 /// Most connection ids one target may list.
 pub const MAX_CONNECTION_IDS: usize = 1000;
 

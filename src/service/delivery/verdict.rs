@@ -20,9 +20,13 @@ pub struct AttemptsRequest {
     pub attempts: Vec<Attempt>,
 }
 
-/// `{decisions: [decision…]}`: one per attempt, in order.
+/// `{version, decisions: [decision…]}`: one per attempt, in order; `version` is the
+/// subscription version after them (a verdict may disable an endpoint), so the consumer knows
+/// when its cached targets are stale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptsAnswer {
+    #[serde(default)]
+    pub version: i64,
     pub decisions: Vec<Decision>,
 }
 
@@ -53,7 +57,10 @@ pub fn attempts(
         .iter()
         .map(|a| judge(store, random, now, &policy, a, origin))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(AttemptsAnswer { decisions })
+    Ok(AttemptsAnswer {
+        version: super::target::subscription_version(store)?,
+        decisions,
+    })
 }
 
 /// The verdict on one attempt, with its effect on the target's health and dead letters.

@@ -608,33 +608,6 @@ pub fn secrets(store: &dyn Store, id: &str) -> Result<Vec<String>, ScimError> {
         .unwrap_or_default())
 }
 
-/// The enabled endpoints subscribed to events of `kind` from `connection_id`, in creation order.
-/// `connection_id` is `None` for the registry's own events, which only the endpoints taking
-/// every connection's events receive.
-pub fn subscribers(
-    store: &dyn Store,
-    kind: &str,
-    connection_id: Option<&str>,
-) -> Result<Vec<String>, ScimError> {
-    let rows = store.query(
-        "SELECT id, event_types, connection_ids FROM webhook WHERE enabled = 1 ORDER BY seq",
-        &[],
-    )?;
-    let mut ids = Vec::new();
-    for row in &rows {
-        let types: Vec<String> = serde_json::from_str(&text(row, 1)?).unwrap_or_default();
-        if types.iter().any(|p| type_matches(p, kind))
-            && match connection_id {
-                Some(id) => target::covers(opt_text(row, 2).as_deref(), id),
-                None => !target::connection_ids_json(opt_text(row, 2).as_deref()).is_array(),
-            }
-        {
-            ids.push(text(row, 0)?);
-        }
-    }
-    Ok(ids)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -131,3 +131,13 @@ pub fn list(store: &dyn Store, public_origin: &str, page: PageRequest) -> Result
     };
     Ok(json!({"connections": connections, "next_after": next}))
 }
+
+/// Every connection's id, in creation order (for telling each object that its subscriptions
+/// changed).
+pub fn ids(store: &dyn Store) -> Result<Vec<String>, ScimError> {
+    store
+        .query("SELECT id FROM connection ORDER BY seq", &[])?
+        .iter()
+        .map(|row| text(row, 0).map_err(ScimError::from))
+        .collect()
+}
