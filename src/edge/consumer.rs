@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use futures_util::future::join_all;
+use futures_util::future::{join, join_all};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -84,6 +84,7 @@ async fn fan_out(env: &Env, events: Vec<(RawMessage, Envelope)>) {
     let outcome = async {
         let answer: FanoutAnswer =
             registry_call(env, "/internal/fanout", &FanoutQuery { events: &slim }).await?;
+        let expected = super::receipt::expected(&slim, &answer);
         let mut messages = Vec::with_capacity(answer.deliveries.len());
         for mut delivery in answer.deliveries {
             let id = delivery.event().get("id").and_then(Value::as_str);
@@ -100,7 +101,14 @@ async fn fan_out(env: &Env, events: Vec<(RawMessage, Envelope)>) {
                 attempt: 1,
             }));
         }
-        enqueue(env, &messages, 0).await
+        // Deprovisioning receipts learn which logouts go out, concurrently: a busy connection
+        // object never delays the send.
+        let (sent, ()) = join(
+            enqueue(env, &messages, 0),
+            super::receipt::announce(env, expected),
+        )
+        .await;
+        sent
     }
     .await;
     for (message, _) in &events {
@@ -221,6 +229,8 @@ async fn deliver(env: &Env, deliveries: Vec<(RawMessage, DeliveryMessage)>) {
             Decision::Ack | Decision::DeadLetter => message.ack(),
         }
     }
+    // Deprovisioning receipts: how each judged logout attempt went.
+    super::receipt::report(env, &report.attempts, &decisions).await;
 }
 
 /// One attempt: the request built in the service layer (signed here if it is a logout), sent,
