@@ -6,10 +6,12 @@ use std::rc::Rc;
 
 use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
 
+use super::consumer::signing_keys;
 use super::http::{to_platform, to_service};
 use super::outbox::OutboxSender;
 use super::store::DoStore;
-use crate::api::http::{HttpResponse, MAX_BODY_BYTES};
+use crate::api::admin::deprovisioning::{self, Answer};
+use crate::api::http::{HttpRequest, HttpResponse, MAX_BODY_BYTES};
 use crate::api::json::admin_error;
 use crate::api::{admin, app, scim, setup};
 use crate::scim::ScimError;
@@ -18,6 +20,7 @@ use crate::service::connection::is_initialized;
 use crate::service::connection::rate_limit::Bucket;
 use crate::service::event::outbox::Scope;
 use crate::service::migration::migrate_connection;
+use crate::service::session::receipt::jws::ReceiptSigner;
 
 /// Header carrying the connection's public SCIM base URL from the Worker to the object.
 pub const BASE_URL_HEADER: &str = "x-scim-edge-base-url";
@@ -153,6 +156,21 @@ impl Connection {
                 &request,
             ));
         }
+        if let Some(rest) = path.strip_prefix("/internal") {
+            // The queue consumer's receipt reports (edge::receipt): only a stub reaches this
+            // path, the Worker never forwards one here.
+            let request = match to_service(&mut req, rest).await? {
+                Ok(r) => r,
+                Err(_) => {
+                    return to_platform(admin_error(&ScimError::payload_too_large(MAX_BODY_BYTES)))
+                }
+            };
+            if !self.initialized.get() {
+                return to_platform(admin_error(&ScimError::not_found("Connection not found.")));
+            }
+            let response = deprovisioning::internal(&store, &mut OsRandom, now(), &request);
+            return to_platform(response);
+        }
         if let Some(rest) = path.strip_prefix("/admin") {
             if rest == "/destroy" {
                 self.state.storage().delete_all().await?;
@@ -171,6 +189,9 @@ impl Connection {
             if rest == "/faults" {
                 return to_platform(self.inject_faults(&request));
             }
+            if rest.starts_with("/deprovisionings") {
+                return to_platform(self.deprovisionings(&store, &request).await);
+            }
             let response = admin::connection::handle(&store, &mut OsRandom, now(), &request);
             if rest == "/init" && response.status < 300 {
                 self.initialized.set(true);
@@ -182,9 +203,32 @@ impl Connection {
 }
 
 impl Connection {
+    /// `GET /admin/deprovisionings…` (api::admin::deprovisioning): a receipt is signed here
+    /// with the logout signing key, by the platform's Web Crypto.
+    async fn deprovisionings(&self, store: &DoStore, request: &HttpRequest) -> HttpResponse {
+        let keys = signing_keys(&self.env);
+        let issuer = self
+            .env
+            .var("LOGOUT_ISSUER")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let signer = ReceiptSigner {
+            keys: keys.as_ref(),
+            issuer_base: &issuer,
+        };
+        match deprovisioning::handle(store, now(), request, signer) {
+            Answer::Done(response) => response,
+            Answer::Sign(unsigned) => {
+                let signature =
+                    super::webcrypto::es256(&unsigned.jwk, unsigned.signing_input.as_bytes()).await;
+                deprovisioning::finish(unsigned, signature)
+            }
+        }
+    }
+
     /// `POST /admin/faults {"queue_send_failures": n}`: the next `n` queue sends fail, as if the
     /// queue were down. Only with `FAULT_INJECTION = "on"` (tests); otherwise a 404.
-    fn inject_faults(&self, request: &crate::api::http::HttpRequest) -> HttpResponse {
+    fn inject_faults(&self, request: &HttpRequest) -> HttpResponse {
         let enabled = self
             .env
             .var("FAULT_INJECTION")

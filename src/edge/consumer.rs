@@ -19,7 +19,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use futures_util::future::join_all;
+use futures_util::future::{join, join_all};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -97,6 +97,7 @@ async fn fan_out(env: &Env, events: Vec<(RawMessage, Envelope)>) {
     let outcome = async {
         let answer: FanoutAnswer =
             registry_call(env, "/internal/fanout", &FanoutQuery { events: &slim }).await?;
+        let expected = super::receipt::expected(&slim, &answer);
         let mut messages = Vec::with_capacity(answer.deliveries.len());
         for mut delivery in answer.deliveries {
             let id = delivery.event().get("id").and_then(Value::as_str);
@@ -114,7 +115,14 @@ async fn fan_out(env: &Env, events: Vec<(RawMessage, Envelope)>) {
                 subscription_version: answer.version,
             }));
         }
-        enqueue(env, &messages, 0, false).await
+        // Deprovisioning receipts learn which logouts go out, concurrently: a busy connection
+        // object never delays the send.
+        let (sent, ()) = join(
+            enqueue(env, &messages, 0, false),
+            super::receipt::announce(env, expected),
+        )
+        .await;
+        sent
     }
     .await;
     for (message, _) in &events {
@@ -286,6 +294,15 @@ async fn deliver(env: &Env, deliveries: Vec<(RawMessage, DeliveryMessage)>) {
             Decision::Ack | Decision::DeadLetter => message.ack(),
         }
     }
+    // Deprovisioning receipts: how each judged logout attempt went.
+    let (judged, verdicts): (Vec<_>, Vec<_>) = deliveries
+        .iter()
+        .zip(&attempts)
+        .zip(&decisions)
+        .filter(|(((_, d), _), _)| d.delivery.kind() == TargetKind::Logout)
+        .filter_map(|(((_, d), outcome), decision)| Some((outcome.report(d), (*decision)?)))
+        .unzip();
+    super::receipt::report(env, &judged, &verdicts).await;
 }
 
 /// One attempt: the request built in the service layer (signed here if it is a logout), sent,

@@ -6,6 +6,7 @@ mod consumer;
 mod http;
 mod lifecycle;
 mod outbox;
+mod receipt;
 mod registry;
 mod router;
 mod store;

@@ -16,11 +16,16 @@ use serde_json::Value;
 use worker::{Env, State};
 
 use super::store::DoStore;
+use crate::scim::ScimError;
+use crate::service::clock::{OsRandom, Timestamp};
 use crate::service::connection::identity::connection_id;
 use crate::service::delivery::fairness::FairShare;
-use crate::service::delivery::message::{DeliveryMessage, Lane, QueueMessage};
+use crate::service::delivery::message::{DeliveryMessage, Lane, QueueMessage, SESSIONS_REVOKED};
 use crate::service::delivery::subscription::{self, Subscriptions, SubscriptionsQuery};
 use crate::service::event::outbox::{self, Key, Scope};
+use crate::service::session::receipt;
+use crate::service::session::receipt::report::{expected_logouts, ExpectRequest};
+use crate::service::store::transact;
 
 /// How long a connection's object trusts its subscriptions without hearing from the registry.
 pub const SUBSCRIPTIONS_TTL_MS: f64 = 60_000.0;
@@ -164,6 +169,8 @@ impl OutboxSender {
             let mut lanes: Vec<(Lane, Vec<String>)> =
                 Lane::ALL.iter().map(|lane| (*lane, Vec::new())).collect();
             let mut keys = Vec::with_capacity(batch.len());
+            // The logouts of each user.sessions_revoked event, for its deprovisioning receipt.
+            let mut expected = Vec::new();
             for pending in &batch {
                 keys.push(pending.key);
                 let messages = match pending.key {
@@ -172,8 +179,14 @@ impl OutboxSender {
                     Key::Event(_) => {
                         let event: Value =
                             serde_json::from_str(&pending.message).map_err(|e| e.to_string())?;
-                        subscriptions
-                            .deliveries(&event)
+                        let deliveries = subscriptions.deliveries(&event);
+                        let kind = event.get("type").and_then(Value::as_str);
+                        if let (Scope::Connection, Some(SESSIONS_REVOKED), Some(id)) =
+                            (self.scope, kind, event.get("id").and_then(Value::as_str))
+                        {
+                            expected.push(expected_logouts(id, &deliveries));
+                        }
+                        deliveries
                             .into_iter()
                             .map(|delivery| {
                                 let message = QueueMessage::Delivery(DeliveryMessage {
@@ -220,8 +233,20 @@ impl OutboxSender {
                 }
             }
             // Every delivery of these events is on its queue (an event no one subscribes to
-            // has none): they leave the outbox.
-            outbox::mark_sent(store, &keys).map_err(|e| e.to_string())?;
+            // has none): they leave the outbox, and each receipt learns which logouts went out
+            // (one with none completes now), in one transaction.
+            let now = Timestamp(worker::Date::now().as_millis() as i64);
+            transact(store, || {
+                if !expected.is_empty() {
+                    let request = ExpectRequest {
+                        at_ms: now.0,
+                        events: std::mem::take(&mut expected),
+                    };
+                    receipt::report::expect(store, &mut OsRandom, now, request)?;
+                }
+                outbox::mark_sent(store, &keys).map_err(ScimError::from)
+            })
+            .map_err(|e: ScimError| e.detail)?;
         }
     }
 }

@@ -315,6 +315,16 @@ async fn admin(mut req: Request, env: &Env, url: &RequestUrl, rest: &[&str]) -> 
                 .fetch_with_request(forward(&req, &target, &[])?)
                 .await
         }
+        // Deprovisioning receipts (api::admin::deprovisioning): read-only, signed in the object.
+        (Method::Get, ["connections", id, "deprovisionings", tail @ ..])
+            if is_connection_id(id) =>
+        {
+            let tail: String = tail.iter().map(|s| format!("/{s}")).collect();
+            let target = format!("https://connection/admin/deprovisionings{tail}{query}");
+            connection_stub(env, id)?
+                .fetch_with_request(forward(&req, &target, &[])?)
+                .await
+        }
         (_, ["connections", id, "mapping", tail @ ..]) if is_connection_id(id) => {
             let target = format!("https://connection/admin/mapping/{}{query}", tail.join("/"));
             connection_stub(env, id)?

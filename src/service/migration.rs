@@ -97,6 +97,29 @@ const CONNECTION: &[&str] = &[
         revoked_reason TEXT
     )",
     "CREATE INDEX IF NOT EXISTS refresh_token_by_user ON refresh_token (user_id)",
+    // Deprovisioning receipts (service::session::receipt): one per deactivation or deletion,
+    // written in its transaction, completed once every back-channel logout is final. `sessions`,
+    // `refresh_tokens` and `logouts` are JSON arrays (ids, never a token or its hash);
+    // `logouts_known` is 1 once the fan-out said which logouts go out.
+    "CREATE TABLE IF NOT EXISTS deprovisioning (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        event_id TEXT NOT NULL UNIQUE,
+        user_id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        started_ms INTEGER NOT NULL,
+        sessions TEXT NOT NULL,
+        refresh_tokens TEXT NOT NULL,
+        logouts TEXT NOT NULL DEFAULT '[]',
+        logouts_known INTEGER NOT NULL DEFAULT 0,
+        completed_at TEXT,
+        time_to_revoke_ms INTEGER,
+        outcome TEXT
+    )",
+    "CREATE INDEX IF NOT EXISTS deprovisioning_by_completion
+        ON deprovisioning (completed_at) WHERE completed_at IS NOT NULL",
     // Self-service setup links (service::setup): only the SHA-256 of the secret is kept;
     // `token_id` is the token a used link issued.
     "CREATE TABLE IF NOT EXISTS setup_link (

@@ -169,6 +169,34 @@ test('app API responses match the document', async () => {
   await P('POST', `/connections/${c.id}/introspect`, { token_hash: 'a'.repeat(64) });
 });
 
+test('deprovisioning receipt routes match the document', async () => {
+  const c = await newConnection(server, 'OpenAPI Receipts');
+  const A = async (method, path, body, token) => {
+    const res = await admin(server, method, path, body, token);
+    conforms(method, `/admin/v1${path}`, res);
+    return res;
+  };
+  await A('GET', `/connections/${c.id}/deprovisionings/stats`);
+  const u = await scim(c, 'POST', '/Users', { schemas: [USER_SCHEMA], userName: 'dpr@openapi.example' });
+  const s = await app(server, 'POST', `/connections/${c.id}/sessions`, { sid: 'dpr-1', user_id: u.json.id, client_id: 'web' });
+  assert.equal(s.status, 201, s.text);
+  await scim(c, 'DELETE', `/Users/${u.json.id}`);
+  const list = await A('GET', `/connections/${c.id}/deprovisionings?limit=1`);
+  assert.equal(list.json.deprovisionings.length, 1);
+  const id = list.json.deprovisionings[0].id;
+  // Without LOGOUT_SIGNING_KEYS: jws null and the reason.
+  const one = await A('GET', `/connections/${c.id}/deprovisionings/${id}`);
+  assert.equal(one.json.jws, null);
+  await A('GET', `/connections/${c.id}/deprovisionings/dpr_000000000000000000000000`);
+  await A('GET', `/connections/${c.id}/deprovisionings?limit=0`);
+  await A('GET', `/connections/${c.id}/deprovisionings`, undefined, 'wrong');
+  await A('GET', `/connections/${c.id}/deprovisionings/stats`, undefined, 'wrong');
+  await A('GET', `/connections/${c.id}/deprovisionings/${id}`, undefined, 'wrong');
+  await A('GET', '/connections/con_00000000000000000000/deprovisionings');
+  await A('GET', '/connections/con_00000000000000000000/deprovisionings/stats');
+  await A('GET', `/connections/${c.id}/deprovisionings/stats`);
+});
+
 test('every operation in the document was exercised', () => {
   for (const [template, methods] of Object.entries(doc.paths)) {
     for (const method of Object.keys(methods)) {

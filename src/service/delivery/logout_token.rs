@@ -215,6 +215,28 @@ impl SigningKeys {
     }
 }
 
+impl SigningKeys {
+    /// The JWS signing input (RFC 7515 §5.1) of any JSON `payload` under the header
+    /// `{"alg":"ES256","typ":<typ>,"kid":..}` of the first key: for documents other than Logout
+    /// Tokens signed with the same keys (deprovisioning receipts), verifiable against the same
+    /// JWKS. Sign it with ES256 and pass the signature to [`finish`].
+    pub fn jws_signing_input(&self, typ: &'static str, payload: &Value) -> Result<String, String> {
+        let key = self.keys.first().ok_or("there are no signing keys")?;
+        let header = Header {
+            alg: "ES256",
+            typ,
+            kid: &key.kid,
+        };
+        let header = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+        let payload = serde_json::to_vec(payload).map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        ))
+    }
+}
+
 /// The compact JWS (RFC 7515 §7.1): the signing input and the ES256 signature, which is the
 /// 64-byte `r || s` (RFC 7518 §3.4) that Web Crypto's ECDSA returns.
 pub fn finish(signing_input: &str, signature: &[u8]) -> Result<String, String> {

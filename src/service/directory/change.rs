@@ -13,6 +13,7 @@ use crate::service::event::kind::{MembersChanged, ResourceChanged, SessionsRevok
 use crate::service::event::{self, Event, Origin};
 use crate::service::mapping::view::{profile_of, subject_of};
 use crate::service::session;
+use crate::service::session::receipt;
 use crate::service::store::Store;
 
 /// Records the event of a SCIM change in the same transaction as the change: `user.created`,
@@ -197,7 +198,8 @@ fn record_members(
 
 /// Deactivation and deletion end the user's sessions and refresh tokens in the app: revoked in
 /// this transaction, and `user.sessions_revoked` recorded even when there were none, so the
-/// delivery side can still send a `sub`-only logout token to clients that need no `sid`.
+/// delivery side can still send a `sub`-only logout token to clients that need no `sid`. Its
+/// deprovisioning receipt (service::session::receipt) is written in the same transaction.
 fn revoke_sessions(
     store: &dyn Store,
     random: &mut dyn Random,
@@ -213,13 +215,15 @@ fn revoke_sessions(
         session::DEACTIVATED
     };
     let revoked = session::revoke_user(store, ctx.now, user_id, reason)?;
-    let event = Event::UserSessionsRevoked(SessionsRevoked {
+    let payload = SessionsRevoked {
         user_id: user_id.to_owned(),
         subject: subject_of(store, user)?,
         reason,
         sessions: revoked.sessions,
         refresh_tokens: revoked.refresh_tokens,
-    });
-    event::record(store, random, ctx.now, origin, &event)?;
+    };
+    let event = Event::UserSessionsRevoked(payload.clone());
+    let event_id = event::record(store, random, ctx.now, origin, &event)?;
+    receipt::record(store, random, ctx.now, &event_id, &payload)?;
     Ok(())
 }

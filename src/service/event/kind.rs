@@ -55,6 +55,9 @@ events! {
     UserDeleted = "user.deleted" (ResourceChanged),
     /// After a deactivation or deletion: what was revoked; drives back-channel logout.
     UserSessionsRevoked = "user.sessions_revoked" (SessionsRevoked),
+    /// A deprovisioning receipt completed: every back-channel logout of a deactivation or
+    /// deletion delivered or dead-lettered (service::session::receipt).
+    UserDeprovisioned = "user.deprovisioned" (Deprovisioned),
     SessionCreated = "session.created" (SessionCreated),
     SessionEnded = "session.ended" (SessionEnded),
     RefreshTokenCreated = "refresh_token.created" (RefreshToken),
@@ -127,6 +130,69 @@ pub struct SessionsRevoked {
     pub reason: &'static str,
     pub sessions: Vec<Value>,
     pub refresh_tokens: Vec<Value>,
+}
+
+/// `user.deprovisioned`: `{receipt_id, user_id, reason, counts, outcome, time_to_revoke_ms}`;
+/// the receipt itself is at `GET /admin/v1/connections/{id}/deprovisionings/{receipt_id}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deprovisioned {
+    /// `dpr_` + 24 hex digits.
+    pub receipt_id: String,
+    pub user_id: String,
+    /// `deactivated` or `deleted`.
+    pub reason: String,
+    pub counts: ReceiptCounts,
+    pub outcome: ReceiptOutcome,
+    /// Milliseconds from the commit that revoked the sessions to the moment the last
+    /// back-channel logout was delivered or dead-lettered.
+    pub time_to_revoke_ms: i64,
+}
+
+/// What a deprovisioning receipt counts: `{sessions, refresh_tokens, logouts,
+/// logouts_delivered, logouts_dead_lettered}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReceiptCounts {
+    /// Sessions revoked by the commit.
+    pub sessions: usize,
+    /// Refresh tokens revoked by the commit.
+    pub refresh_tokens: usize,
+    /// Back-channel logouts sent (or being sent) for it.
+    pub logouts: usize,
+    /// Logouts a client acknowledged with a 2xx.
+    pub logouts_delivered: usize,
+    /// Logouts that exhausted their retries (or whose client was removed).
+    pub logouts_dead_lettered: usize,
+}
+
+/// How a completed receipt's back-channel logouts went: `no_logouts` (no client was to be
+/// told), `all_delivered`, or `some_failed` (at least one was dead-lettered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptOutcome {
+    NoLogouts,
+    AllDelivered,
+    SomeFailed,
+}
+
+impl ReceiptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptOutcome::NoLogouts => "no_logouts",
+            ReceiptOutcome::AllDelivered => "all_delivered",
+            ReceiptOutcome::SomeFailed => "some_failed",
+        }
+    }
+
+    /// The outcome stored as [`as_str`](Self::as_str) gives.
+    pub fn parse(text: &str) -> Option<ReceiptOutcome> {
+        [
+            ReceiptOutcome::NoLogouts,
+            ReceiptOutcome::AllDelivered,
+            ReceiptOutcome::SomeFailed,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == text)
+    }
 }
 
 /// `{sid, user_id, client_id, expires_at}`.

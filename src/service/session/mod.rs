@@ -9,6 +9,11 @@
 //! The app's own changes are events in the caller's transaction: `session.created`,
 //! `session.ended`, `refresh_token.created` and `refresh_token.revoked` (ids only, never a
 //! token or its hash). A request that fails, or a revocation that changes nothing, records none.
+//!
+//! Each deactivation or deletion also gets a deprovisioning [`receipt`]: what was revoked, each
+//! back-channel logout sent for it, and the time it all took.
+
+pub mod receipt;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
