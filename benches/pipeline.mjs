@@ -46,10 +46,13 @@ const OUT = process.env.BENCH_PIPELINE_OUT ?? join(ROOT, 'docs', 'benchmarks-pip
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
-/** Polls `predicate` every 20 ms until it holds; throws after the deadline. */
-async function waitFor(predicate, what) {
+/** Polls `predicate` every 20 ms (running `refresh` first when given) until it holds; throws
+ * after the deadline. */
+async function waitFor(predicate, what, refresh) {
   const end = performance.now() + DEADLINE_MS;
-  while (!predicate()) {
+  for (;;) {
+    if (refresh) await refresh();
+    if (predicate()) return;
     if (performance.now() > end) throw new Error(`pipeline bench: timed out waiting for ${what}`);
     await sleep(20);
   }
@@ -124,14 +127,43 @@ try {
   for (let i = 0; i < 4; i += 1) flooders.push(await newConnection(server, `Flood ${i}`));
   const everything = await admin(server, 'POST', '/webhooks', { url: hooks.url('/flood'), connection_ids: flooders.map((c) => c.id) });
   if (everything.status !== 201) throw new Error(`flood webhook: ${everything.status} ${everything.text}`);
+  // A light connection with an endpoint of its own: its deliveries during the flood.
+  const light = await newConnection(server, 'Light');
+  const lightHooks = await startReceiver();
+  const lightHook = await admin(server, 'POST', '/webhooks', { url: lightHooks.url('/light'), event_types: ['user.created'], connection_ids: [light.id] });
+  if (lightHook.status !== 201) throw new Error(`light webhook: ${lightHook.status} ${lightHook.text}`);
   const floodStart = hooks.received.length;
   await Promise.all(flooders.map((c, i) => bulkCreateUsers(c, perFlooder, `f${i}-`, 'flood.example')));
   const flooded = [];
-  for (let i = 0; i < LOGOUTS; i += 1) flooded.push(await timeLogout());
+  const lightLatency = [];
+  for (let i = 0; i < LOGOUTS; i += 1) {
+    flooded.push(await timeLogout());
+    const before = lightHooks.received.length;
+    const created = await scim(light, 'POST', '/Users', { schemas: [USER], userName: `light${i}@bench.example` });
+    if (created.status !== 201) throw new Error(`light user: ${created.status} ${created.text}`);
+    const answered = performance.now();
+    await waitFor(() => lightHooks.received.length > before, `the light connection's delivery ${i}`);
+    lightLatency.push(performance.now() - answered);
+  }
   const behind = perFlooder * 4 - (hooks.received.length - floodStart);
+  await lightHooks.stop();
   rows.push({
     scenario: `time to back-channel logout, ${(perFlooder * 4).toLocaleString('en')} other events just written`,
     figures: `${summary(flooded)}; ${behind.toLocaleString('en')} flood deliveries still pending after the last logout`,
+  });
+  rows.push({
+    scenario: `another connection's webhook delivery during that flood (fairness: the flood waits in BACKFILL)`,
+    figures: `${summary(lightLatency)} from the write's response to the receiver`,
+  });
+
+  // 4. What the receipts say: the admin API's time to revoke of the tenant's deprovisionings.
+  let stats;
+  await waitFor(() => stats?.count >= 2 * LOGOUTS, 'the receipts to complete', async () => {
+    stats = (await admin(server, 'GET', `/connections/${tenant.id}/deprovisionings/stats`)).json;
+  });
+  rows.push({
+    scenario: 'deprovisioning receipts of those deactivations (`GET …/deprovisionings/stats`)',
+    figures: `time to revoke p50 ${stats.p50_ms} ms, p95 ${stats.p95_ms} ms over ${stats.count}`,
   });
 } finally {
   await hooks.stop();
@@ -143,7 +175,7 @@ const report = [
   '# Pipeline benchmark',
   '',
   'Produced by `benches/pipeline.mjs` (part of `make bench`): the built worker in workerd through',
-  '`wrangler dev`, its `EVENTS` and `LOGOUTS` queues and their consumer in the same process, sharing',
+  '`wrangler dev`, its `EVENTS`, `BACKFILL` and `LOGOUTS` queues and their consumer in the same process, sharing',
   "the machine's cores with the load and with real HTTP receivers on 127.0.0.1. On Cloudflare the",
   'consumer runs in its own isolates; these are figures for this machine, not for the edge.',
   '',

@@ -207,11 +207,7 @@ impl Connection {
     /// with the logout signing key, by the platform's Web Crypto.
     async fn deprovisionings(&self, store: &DoStore, request: &HttpRequest) -> HttpResponse {
         let keys = signing_keys(&self.env);
-        let issuer = self
-            .env
-            .var("LOGOUT_ISSUER")
-            .map(|v| v.to_string())
-            .unwrap_or_default();
+        let issuer = super::stub::logout_issuer(&self.env);
         let signer = ReceiptSigner {
             keys: keys.as_ref(),
             issuer_base: &issuer,

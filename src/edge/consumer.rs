@@ -196,10 +196,7 @@ async fn deliver(env: &Env, deliveries: Vec<(RawMessage, DeliveryMessage)>) {
     }
     let targets = CACHE.with(|c| c.borrow().targets(&wanted));
     let keys = signing_keys(env);
-    let issuer = env
-        .var("LOGOUT_ISSUER")
-        .map(|v| v.to_string())
-        .unwrap_or_default();
+    let issuer = super::stub::logout_issuer(env);
     let signer = LogoutSigner {
         keys: keys.as_ref(),
         issuer: &issuer,
@@ -385,21 +382,8 @@ pub(super) async fn registry_call<T: DeserializeOwned>(
     body: &impl Serialize,
 ) -> Result<T, String> {
     let stub = super::stub::registry_stub(env).map_err(|e| e.to_string())?;
-    let body = serde_json::to_string(body).map_err(|e| e.to_string())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let request = Request::new_with_init(&format!("https://registry{path}"), &init)
-        .map_err(|e| e.to_string())?;
-    let mut response = stub
-        .fetch_with_request(request)
+    let mut response = super::stub::post_json(&stub, &format!("https://registry{path}"), body)
         .await
-        .map_err(|e| e.to_string())?;
-    if response.status_code() != 200 {
-        let text = response.text().await.unwrap_or_default();
-        return Err(format!(
-            "registry {path}: {} {text}",
-            response.status_code()
-        ));
-    }
+        .map_err(|e| format!("registry {path}: {e}"))?;
     response.json().await.map_err(|e| e.to_string())
 }

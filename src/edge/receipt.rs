@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
 use serde::Serialize;
-use worker::{Env, Method, Request, RequestInit};
+use worker::Env;
 
-use super::stub::connection_stub;
+use super::stub::{connection_stub, post_json};
 use crate::service::delivery::fanout::FanoutAnswer;
 use crate::service::delivery::message::{Attempt, Envelope};
 use crate::service::delivery::retry_policy::Decision;
@@ -65,18 +65,7 @@ async fn post(
     body: &impl Serialize,
 ) -> Result<(), String> {
     let stub = connection_stub(env, connection_id).map_err(|e| e.to_string())?;
-    let body = serde_json::to_string(body).map_err(|e| e.to_string())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let request = Request::new_with_init(&format!("https://connection{path}"), &init)
-        .map_err(|e| e.to_string())?;
-    let mut response = stub
-        .fetch_with_request(request)
+    post_json(&stub, &format!("https://connection{path}"), body)
         .await
-        .map_err(|e| e.to_string())?;
-    if response.status_code() != 200 {
-        let text = response.text().await.unwrap_or_default();
-        return Err(format!("{} {text}", response.status_code()));
-    }
-    Ok(())
+        .map(|_| ())
 }

@@ -122,10 +122,7 @@ async fn route(req: Request, env: Env) -> Result<Response> {
         ["connections", connection_id, ".well-known", "openid-configuration"]
             if req.method() == Method::Get && is_connection_id(connection_id) =>
         {
-            let base = env
-                .var("LOGOUT_ISSUER")
-                .map(|v| v.to_string())
-                .unwrap_or_default();
+            let base = super::stub::logout_issuer(&env);
             to_platform(
                 HttpResponse::plain_json(200, &logout_token::discovery(&base, connection_id))
                     .with_header("cache-control", "public, max-age=300"),
