@@ -35,6 +35,18 @@ pub fn member_of<'v>(node: &'v Value, name: &str) -> Option<&'v Value> {
     member(node.as_object()?, name)
 }
 
+/// The key that makes `userName` and group `displayName` unique in a connection: two values
+/// with the same key are the same name. Compatibility decomposition and composition (NFKC: the
+/// fullwidth `Ｂ` is `B`, a ligature its letters), Unicode lower case, then NFC (a decomposed `é`
+/// is the composed one). It covers the width mapping, case mapping and normalisation of the
+/// PRECIS UsernameCaseMapped profile (RFC 8265 §3.3) and maps more (every compatibility
+/// character), so fewer look-alike names can coexist; what the IdP sent is stored as sent.
+pub fn uniqueness_key(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let compatible: String = s.nfkc().collect();
+    compatible.to_lowercase().nfc().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

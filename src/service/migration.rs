@@ -2,6 +2,7 @@
 //! idempotent, so running the list again on an up-to-date database changes nothing.
 
 use super::store::{Store, StoreError};
+use crate::scim::text::uniqueness_key;
 
 /// One connection's SQLite (its Durable Object).
 const CONNECTION: &[&str] = &[
@@ -287,8 +288,58 @@ fn add_columns(store: &dyn Store, columns: &[(&str, &str, &str)]) -> Result<(), 
     Ok(())
 }
 
+/// Columns added to a connection's tables after they were first created (see
+/// [`REGISTRY_COLUMNS`]).
+const CONNECTION_COLUMNS: &[(&str, &str, &str)] = &[
+    // The uniqueness keys of names (scim::text::uniqueness_key): NFKC, lower case, NFC. Not
+    // UNIQUE in the schema: names that collide under it and were stored before it existed both
+    // stay (each keeps its name); new collisions are refused in code (the object is the only
+    // writer).
+    ("user", "user_name_norm", "TEXT"),
+    ("scim_group", "display_name_norm", "TEXT"),
+];
+
+const CONNECTION_INDEXES: &[&str] = &[
+    "CREATE INDEX IF NOT EXISTS user_by_name_norm ON user (user_name_norm)",
+    "CREATE INDEX IF NOT EXISTS group_by_name_norm ON scim_group (display_name_norm)",
+];
+
 pub fn migrate_connection(store: &dyn Store) -> Result<(), StoreError> {
-    run(store, CONNECTION)
+    run(store, CONNECTION)?;
+    add_columns(store, CONNECTION_COLUMNS)?;
+    run(store, CONNECTION_INDEXES)?;
+    backfill_name_keys(store)
+}
+
+/// Fills the uniqueness keys of rows stored before the columns existed, 500 rows at a time.
+fn backfill_name_keys(store: &dyn Store) -> Result<(), StoreError> {
+    for (table, name, norm) in [
+        ("user", "user_name", "user_name_norm"),
+        ("scim_group", "display_name", "display_name_norm"),
+    ] {
+        loop {
+            let rows = store.query(
+                &format!("SELECT id, {name} FROM {table} WHERE {norm} IS NULL LIMIT 500"),
+                &[],
+            )?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let (Some(id), Some(value)) = (
+                    row.first().and_then(|v| v.as_str()),
+                    row.get(1).and_then(|v| v.as_str()),
+                ) else {
+                    return Err(StoreError(format!("{table}: a row without id or name")));
+                };
+                store.execute(
+                    &format!("UPDATE {table} SET {norm} = ? WHERE id = ?"),
+                    &[uniqueness_key(value).into(), id.into()],
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn migrate_registry(store: &dyn Store) -> Result<(), StoreError> {

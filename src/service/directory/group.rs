@@ -4,13 +4,14 @@
 use serde_json::{json, Map, Value};
 
 use super::filter_sql;
-use super::listing::{self, fold_case, taken, ListQuery, Page, Table};
+use super::listing::{self, fold_case, has_norm, taken, ListQuery, Page, Table};
 use super::membership::{self, Member, MemberChanges};
 use super::user::{check_version, Ctx};
 use crate::scim::filter::{self, AttrPath, CompValue, CompareOp, Filter, PatchPath};
 use crate::scim::patch::{self, OpKind, PatchOperation};
 use crate::scim::resource;
 use crate::scim::schema::{ResourceKind, GROUP_SCHEMA};
+use crate::scim::text::uniqueness_key;
 use crate::scim::ScimError;
 use crate::service::clock::{new_uuid, Random};
 use crate::service::store::{int, text, Row, Store};
@@ -132,6 +133,16 @@ fn check_unique(store: &dyn Store, keys: &Keys, except_id: &str) -> Result<(), S
             keys.display_name
         )));
     }
+    let norm = uniqueness_key(&keys.display_name);
+    if !has_norm(store, "scim_group", "display_name_norm", except_id, &norm)?
+        && taken(store, "scim_group", "display_name_norm", &norm, except_id)?
+    {
+        return Err(ScimError::uniqueness(format!(
+            "A group named '{}' already exists in this connection: another group's displayName is \
+             the same name after Unicode normalisation (NFKC, lower case, NFC).",
+            keys.display_name
+        )));
+    }
     if let Some(external_id) = &keys.external_id {
         if taken(store, "scim_group", "external_id", external_id, except_id)? {
             return Err(ScimError::uniqueness(format!(
@@ -156,12 +167,13 @@ pub fn create(
     let id = new_uuid(random)?;
     let now = ctx.now.to_rfc3339();
     store.execute(
-        "INSERT INTO scim_group (id, display_name, display_name_key, external_id, resource, created_at, updated_at, version)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+        "INSERT INTO scim_group (id, display_name, display_name_key, display_name_norm, external_id, resource, created_at, updated_at, version)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
         &[
             id.clone().into(),
             keys.display_name.clone().into(),
             fold_case(&keys.display_name).into(),
+            uniqueness_key(&keys.display_name).into(),
             keys.external_id.into(),
             resource.to_string().into(),
             now.clone().into(),
@@ -205,11 +217,12 @@ fn save(
     let keys = keys_of(&resource)?;
     check_unique(store, &keys, &group.id)?;
     store.execute(
-        "UPDATE scim_group SET display_name = ?, display_name_key = ?, external_id = ?, resource = ?,
-         updated_at = ?, version = version + 1 WHERE id = ?",
+        "UPDATE scim_group SET display_name = ?, display_name_key = ?, display_name_norm = ?,
+         external_id = ?, resource = ?, updated_at = ?, version = version + 1 WHERE id = ?",
         &[
             keys.display_name.clone().into(),
             fold_case(&keys.display_name).into(),
+            uniqueness_key(&keys.display_name).into(),
             keys.external_id.into(),
             resource.to_string().into(),
             ctx.now.to_rfc3339().into(),

@@ -65,6 +65,25 @@ pub fn taken(
     Ok(row.is_some())
 }
 
+/// Whether the row `id` of `table` already holds `norm` in `column` (a name's uniqueness key it
+/// keeps); false for no such row (`id` empty: a new resource).
+pub fn has_norm(
+    store: &dyn Store,
+    table: &str,
+    column: &str,
+    id: &str,
+    norm: &str,
+) -> Result<bool, ScimError> {
+    if id.is_empty() {
+        return Ok(false);
+    }
+    let row = store.query_one(
+        &format!("SELECT 1 FROM {table} WHERE id = ? AND {column} = ?"),
+        &[id.into(), norm.into()],
+    )?;
+    Ok(row.is_some())
+}
+
 /// Lists `table`: `load` turns a row into an item, `visible` renders an item as clients see it
 /// (what filters and sorts look at).
 pub fn list<T>(

@@ -6,12 +6,13 @@
 use serde_json::{json, Map, Value};
 
 use super::filter_sql;
-use super::listing::{self, fold_case, taken, ListQuery, Page, Table};
+use super::listing::{self, fold_case, has_norm, taken, ListQuery, Page, Table};
 use super::membership;
 use crate::scim::filter::AttrPath;
 use crate::scim::patch;
 use crate::scim::resource;
 use crate::scim::schema::ResourceKind;
+use crate::scim::text::uniqueness_key;
 use crate::scim::ScimError;
 use crate::service::clock::{new_uuid, Random, Timestamp};
 use crate::service::store::{int, text, Row, Store};
@@ -102,6 +103,8 @@ fn row_to_user(store: &dyn Store, row: &Row) -> Result<StoredUser, ScimError> {
 struct Keys {
     user_name: String,
     user_name_key: String,
+    /// [`uniqueness_key`]: what makes two userNames the same one.
+    user_name_norm: String,
     external_id: Option<String>,
     active: bool,
 }
@@ -114,6 +117,7 @@ fn keys_of(resource: &Value) -> Result<Keys, ScimError> {
         .to_owned();
     Ok(Keys {
         user_name_key: fold_case(&user_name),
+        user_name_norm: uniqueness_key(&user_name),
         user_name,
         external_id: resource
             .get("externalId")
@@ -133,6 +137,29 @@ fn check_unique(store: &dyn Store, keys: &Keys, except_id: Option<&str>) -> Resu
     if taken(store, "user", "user_name_key", &keys.user_name_key, except)? {
         return Err(ScimError::uniqueness(format!(
             "userName '{}' is already in use in this connection (userName is unique, case-insensitively).",
+            keys.user_name
+        )));
+    }
+    // A user keeps a name it already had, even when another user stored before this rule
+    // existed shares its key.
+    if !has_norm(
+        store,
+        "user",
+        "user_name_norm",
+        except,
+        &keys.user_name_norm,
+    )? && taken(
+        store,
+        "user",
+        "user_name_norm",
+        &keys.user_name_norm,
+        except,
+    )? {
+        return Err(ScimError::uniqueness(format!(
+            "userName '{}' is already in use in this connection: another user's userName is the \
+             same name after Unicode normalisation (NFKC, lower case, NFC; width, case and \
+             composition differences do not make a new name, as in PRECIS UsernameCaseMapped, \
+             RFC 8265 §3.3).",
             keys.user_name
         )));
     }
@@ -159,12 +186,13 @@ pub fn create(
     let id = new_uuid(random)?;
     let now = ctx.now.to_rfc3339();
     store.execute(
-        "INSERT INTO user (id, user_name, user_name_key, external_id, active, resource, created_at, updated_at, version)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+        "INSERT INTO user (id, user_name, user_name_key, user_name_norm, external_id, active, resource, created_at, updated_at, version)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
         &[
             id.clone().into(),
             keys.user_name.into(),
             keys.user_name_key.into(),
+            keys.user_name_norm.into(),
             keys.external_id.into(),
             keys.active.into(),
             resource.to_string().into(),
@@ -230,11 +258,12 @@ fn save(
     let now = ctx.now.to_rfc3339();
     let version = user.version + 1;
     store.execute(
-        "UPDATE user SET user_name = ?, user_name_key = ?, external_id = ?, active = ?, resource = ?,
-         updated_at = ?, version = ? WHERE id = ?",
+        "UPDATE user SET user_name = ?, user_name_key = ?, user_name_norm = ?, external_id = ?,
+         active = ?, resource = ?, updated_at = ?, version = ? WHERE id = ?",
         &[
             keys.user_name.into(),
             keys.user_name_key.into(),
+            keys.user_name_norm.into(),
             keys.external_id.into(),
             keys.active.into(),
             resource.to_string().into(),
