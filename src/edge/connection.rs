@@ -10,7 +10,7 @@ use super::http::{to_platform, to_service};
 use super::outbox::OutboxSender;
 use super::store::DoStore;
 use crate::api::http::{HttpResponse, MAX_BODY_BYTES};
-use crate::api::json::admin_error;
+use crate::api::json::{admin_error, connection_not_found};
 use crate::api::{admin, app, scim, setup};
 use crate::scim::ScimError;
 use crate::service::clock::{OsRandom, Timestamp};
@@ -143,7 +143,7 @@ impl Connection {
                 }
             };
             if !self.initialized.get() {
-                return to_platform(admin_error(&ScimError::not_found("Connection not found.")));
+                return to_platform(connection_not_found());
             }
             return to_platform(app::handle(
                 &store,
@@ -166,7 +166,7 @@ impl Connection {
                 }
             };
             if rest != "/init" && !self.initialized.get() {
-                return to_platform(admin_error(&ScimError::not_found("Connection not found.")));
+                return to_platform(connection_not_found());
             }
             if rest == "/faults" {
                 return to_platform(self.inject_faults(&request));
