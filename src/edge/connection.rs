@@ -122,15 +122,17 @@ impl Connection {
             return to_platform(response);
         }
         if let Some(rest) = path.strip_prefix("/setup") {
-            // The public setup page of a one-time link (service::setup); synchronous, like SCIM.
+            // The public setup routes of a one-time link (api::setup): the POSTs that carry the
+            // secret in their body; synchronous, like SCIM.
             let base_url = req.headers().get(BASE_URL_HEADER)?.unwrap_or_default();
             let method = req.method().to_string();
             let response = match to_service(&mut req, rest).await? {
                 Ok(request) if self.initialized.get() => {
                     setup::handle(&store, &mut OsRandom, now(), &base_url, &request)
                 }
-                // Never created, deleted, or an oversized body: the same answer as a dead link.
-                _ => setup::invalid_link(&method, rest),
+                // Never created or deleted: the same answers as a dead link.
+                Ok(request) => setup::without_link(&request),
+                Err(_) => setup::invalid_link(&method),
             };
             return to_platform(response);
         }

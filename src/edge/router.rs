@@ -22,6 +22,7 @@ use crate::api::http::{
     HttpResponse, RequestUrl, MAX_BODY_BYTES, ORIGIN_HEADER, REQUEST_ID_HEADER,
 };
 use crate::api::json::{admin_error, connection_not_found};
+use crate::api::setup;
 use crate::scim::ScimError;
 use crate::service::clock::{random_id, OsRandom};
 use crate::service::registry::{self, is_connection_id};
@@ -222,8 +223,11 @@ async fn scim(req: Request, env: &Env, url: &RequestUrl, connection_id: &str) ->
     to_connection(req, env, connection_id, Plane::Scim, &target, &extra).await
 }
 
-/// Routes `/setup/{connection_id}/…` (the self-service setup page; the link's secret is its
-/// credential) to that connection's object.
+/// Routes `/setup/{connection_id}/…` (the self-service setup page, `api::setup`). The page is
+/// the same static page for every connection, so a GET is answered here; the POSTs that carry
+/// the link's secret in their body go to the connection's object when this deployment made the
+/// id, and get a dead link's answer here otherwise. The secret is never in the URL (it is the
+/// link's fragment), so nothing here or in any access log sees it.
 async fn setup_link(
     mut req: Request,
     env: &Env,
@@ -236,11 +240,14 @@ async fn setup_link(
         .strip_prefix(&prefix)
         .unwrap_or_default()
         .to_owned();
-    if !made_here(env, connection_id) {
-        // Read as the object reads it; the answer of a dead link.
+    if matches!(req.method(), Method::Get | Method::Head) || !made_here(env, connection_id) {
+        // Read as the object reads it; answered as where there is no link.
         let method = req.method().to_string();
-        let _ = to_service(&mut req, &rest).await?;
-        return to_platform(crate::api::setup::invalid_link(&method, &rest));
+        let response = match to_service(&mut req, &rest).await? {
+            Ok(request) => setup::without_link(&request),
+            Err(_) => setup::invalid_link(&method),
+        };
+        return to_platform(response);
     }
     let base_url = format!("{}/scim/v2/{connection_id}", origin(url));
     let target = format!("https://connection/setup{rest}");
