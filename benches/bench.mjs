@@ -426,7 +426,7 @@ async function startServer(tmp, adminToken) {
   // v4 flat options only through convertV4MiniflareOptions, which refuses `modulesRules`). The
   // manifest lists build/index.js and every module it imports (the wasm); env and exports mirror
   // wrangler.toml: two Durable Object classes with SQLite storage, the EVENTS, LOGOUTS and BACKFILL queues
-  // (producers and consumers), plus the ADMIN_TOKEN secret.
+  // (producers and consumers), plus the ADMIN_TOKEN and CONNECTION_ID_KEY secrets.
   const mf = new Miniflare({
     host: '127.0.0.1',
     port: entryPort,
@@ -442,6 +442,8 @@ async function startServer(tmp, adminToken) {
             CONNECTION: { type: 'durable-object', worker: WORKER_NAME, exportName: 'Connection' },
             REGISTRY: { type: 'durable-object', worker: WORKER_NAME, exportName: 'Registry' },
             ADMIN_TOKEN: { type: 'text', value: adminToken },
+            // Connection ids carry a MAC under this key (README: Configuration).
+            CONNECTION_ID_KEY: { type: 'text', value: randomBytes(32).toString('hex') },
             // Every write sends its events to the queue before answering, as deployed.
             EVENTS: { type: 'queue', name: 'scim-edge-events' },
             LOGOUTS: { type: 'queue', name: 'scim-edge-logouts' },

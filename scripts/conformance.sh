@@ -4,7 +4,8 @@
 #   1. a venv in .venv (git-ignored) with pinned scim2-cli (scim2-tester behind `scim test`) and
 #      scim-sanity, installed only when missing or at another version;
 #   2. the built worker (build/index.js, `make build-worker`) in workerd through `wrangler dev` on a
-#      free loopback port, with a throw-away state directory and a random ADMIN_TOKEN;
+#      free loopback port, with a throw-away state directory, a random ADMIN_TOKEN and a random
+#      CONNECTION_ID_KEY;
 #   3. one connection + token per tool, so neither sees the other's users;
 #   4. both tools against their connection's SCIM base URL; everything they print, their results
 #      as JSON and every HTTP exchange they made go to build/conformance/; then a summary.
@@ -108,12 +109,15 @@ PORT=$(free_port)
 INSPECTOR_PORT=$(free_port)
 ADMIN_TOKEN="adm_$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(24))')"
 export ADMIN_TOKEN
+# Connection ids carry a MAC under this key (README: Configuration).
+CONNECTION_ID_KEY="$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))')"
 ORIGIN="http://127.0.0.1:$PORT"
 
 say "starting the worker on $ORIGIN (log: build/conformance/wrangler.log)"
 CI=1 setsid wrangler dev --config "$TMP/bundle/wrangler.toml" \
   --ip 127.0.0.1 --port "$PORT" --persist-to "$TMP/state" \
-  --var "ADMIN_TOKEN:$ADMIN_TOKEN" --show-interactive-dev-session=false \
+  --var "ADMIN_TOKEN:$ADMIN_TOKEN" --var "CONNECTION_ID_KEY:$CONNECTION_ID_KEY" \
+  --show-interactive-dev-session=false \
   --inspector-port "$INSPECTOR_PORT" \
   </dev/null >"$OUT/wrangler.log" 2>&1 &
 WPID=$!

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make dev`: serves the built worker in workerd (through wrangler) on 127.0.0.1:$PORT, with
-# Durable Object state persisted under .wrangler/state. ADMIN_TOKEN in the environment wins over
-# the one in .dev.vars.
+# Durable Object state persisted under .wrangler/state. ADMIN_TOKEN and CONNECTION_ID_KEY in the
+# environment win over the ones in .dev.vars (which scripts/setup.sh fills).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -17,6 +17,13 @@ if [ -n "${ADMIN_TOKEN:-}" ]; then
   token_hint='$ADMIN_TOKEN'
 else
   token_hint="\$(sed -n 's/^ADMIN_TOKEN=//p' $ROOT/.dev.vars)"
+fi
+# Connection ids carry a MAC under CONNECTION_ID_KEY: without it no connection can be created.
+if [ -n "${CONNECTION_ID_KEY:-}" ]; then
+  args+=(--var "CONNECTION_ID_KEY:$CONNECTION_ID_KEY")
+elif ! grep -q '^CONNECTION_ID_KEY=.' .dev.vars 2>/dev/null; then
+  echo "dev: CONNECTION_ID_KEY is missing from .dev.vars: run scripts/setup.sh (or make dev)" >&2
+  exit 1
 fi
 cat <<MSG
 

@@ -3,7 +3,7 @@
 # wasm-bindgen-cli of exactly the locked wasm-bindgen version, the npm packages (wrangler, workerd,
 # binaryen, esbuild, Node 22, playwright-core), Debian's chromium for the browser test, curl and jq
 # for the README's shell examples (which a test runs), and .dev.vars with fresh ADMIN_TOKEN,
-# APP_API_TOKEN and LOGOUT_SIGNING_KEYS when they are missing. See docs/toolchain.md.
+# APP_API_TOKEN, CONNECTION_ID_KEY and LOGOUT_SIGNING_KEYS when they are missing. See docs/toolchain.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -70,6 +70,11 @@ for name in ADMIN_TOKEN APP_API_TOKEN; do
     echo "setup: added a fresh random $name to .dev.vars"
   fi
 done
+# The key connection ids carry a MAC under (README: Configuration): 64 hex digits, 32 bytes.
+if ! grep -q "^CONNECTION_ID_KEY=" .dev.vars 2>/dev/null; then
+  (umask 077; echo "CONNECTION_ID_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >> .dev.vars)
+  echo "setup: added a fresh CONNECTION_ID_KEY to .dev.vars"
+fi
 # The Logout Token signing key (a one-line JSON array of private JWKs). Node 22 from
 # node_modules, installed by npm ci above, is first on PATH (scripts/env.sh).
 if ! grep -q "^LOGOUT_SIGNING_KEYS=" .dev.vars 2>/dev/null; then

@@ -337,6 +337,85 @@ fn uninitialised_connection_has_no_tokens() {
     assert_eq!(r.status, 401);
 }
 
+/// Hands out the queued byte patterns in turn, one per `fill`.
+struct Queued(Vec<u8>);
+
+impl scim_edge::service::clock::Random for Queued {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), scim_edge::scim::ScimError> {
+        let b = if self.0.is_empty() {
+            0xee
+        } else {
+            self.0.remove(0)
+        };
+        buf.fill(b);
+        Ok(())
+    }
+}
+
+#[test]
+fn hardening_7_an_id_already_listed_is_drawn_again() {
+    use scim_edge::service::registry;
+    let store = SqliteStore::in_memory().unwrap();
+    scim_edge::service::migration::migrate_registry(&store).unwrap();
+    let key = common::id_key();
+    let first =
+        registry::create(&store, &mut Queued(vec![1]), &key, NOW, "https://o", "A").unwrap();
+    let second = registry::create(
+        &store,
+        &mut Queued(vec![1, 1, 2]),
+        &key,
+        NOW,
+        "https://o",
+        "B",
+    )
+    .unwrap();
+    assert_eq!(
+        first["id"],
+        registry::connection_id::connection_id_from(&key, [1; 5])
+    );
+    assert_eq!(
+        second["id"],
+        registry::connection_id::connection_id_from(&key, [2; 5])
+    );
+    // Every draw taken: an error, never a shared id.
+    let r = registry::create(&store, &mut Queued(vec![2; 8]), &key, NOW, "https://o", "C");
+    assert_eq!(r.unwrap_err().status, 500);
+}
+
+#[test]
+fn hardening_7_without_a_usable_key_no_connection_is_created() {
+    use scim_edge::service::registry::{ConnectionIdKey, KeyError};
+    let mut registry = common::registry::Registry::new();
+    for (key, says) in [
+        (
+            ConnectionIdKey::from_secret(None),
+            "CONNECTION_ID_KEY is not set",
+        ),
+        (
+            ConnectionIdKey::from_secret(Some("short")),
+            "is 5 bytes long",
+        ),
+    ] {
+        assert!(matches!(
+            key,
+            Err(KeyError::Missing | KeyError::TooShort(_))
+        ));
+        registry.id_key = key;
+        let r = registry.call("POST", "/connections", Some(json!({"name": "Acme"})));
+        assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["error"], "connection_id_key_missing");
+        let message = r.json()["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(says), "{message}");
+        assert!(message.contains("openssl rand -hex 32"), "{message}");
+        // The rest of the registry still works; nothing was listed.
+        assert_eq!(registry.call("GET", "/connections", None).status, 200);
+        assert_eq!(registry.store_count("SELECT count(*) FROM connection"), 0);
+    }
+    registry.id_key = Ok(common::id_key());
+    let id = registry.connection("Acme");
+    assert!(scim_edge::service::registry::verify(&common::id_key(), &id));
+}
+
 #[test]
 fn registry_creates_lists_pages_and_deletes() {
     let store = SqliteStore::in_memory().unwrap();
@@ -358,6 +437,7 @@ fn registry_creates_lists_pages_and_deletes() {
         registry::handle(
             &store,
             random,
+            Ok(&common::id_key()),
             NOW,
             "https://scim.example",
             OutboundPolicy::DEVELOPMENT,
@@ -375,6 +455,10 @@ fn registry_creates_lists_pages_and_deletes() {
         assert_eq!(r.status, 201);
         let id = r.json()["id"].as_str().unwrap().to_owned();
         assert!(scim_edge::service::registry::is_connection_id(&id), "{id}");
+        assert!(
+            scim_edge::service::registry::verify(&common::id_key(), &id),
+            "made under the key: {id}"
+        );
         assert_eq!(
             r.json()["scim_base_url"],
             format!("https://scim.example/scim/v2/{id}")

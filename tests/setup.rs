@@ -1,5 +1,6 @@
 //! Host tests of self-service setup links (`service::setup`) on an embedded SQLite running the
-//! same SQL as the Durable Object: creation, the page, single use, expiry, storage.
+//! same SQL as the Durable Object: creation, the page and its details, single use, expiry,
+//! storage, and the secret kept out of every URL (hardening 5).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{json, Value};
@@ -41,12 +42,12 @@ fn admin(f: &mut Fixture, method: &str, path: &str, body: Value) -> HttpResponse
     admin_on(&f.store, &mut f.random, method, path, body)
 }
 
-/// Creates a link; returns its secret (the last segment of its URL).
+/// Creates a link; returns its secret (its URL's fragment).
 fn create_link(f: &mut Fixture, body: Value) -> String {
     let r = admin(f, "POST", "/setup-links", body);
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let url = r.json()["url"].as_str().unwrap().to_owned();
-    let prefix = format!("{ORIGIN}/setup/{CONNECTION_ID}/");
+    let prefix = format!("{ORIGIN}/setup/{CONNECTION_ID}#");
     assert!(url.starts_with(&prefix), "{url}");
     url[prefix.len()..].to_owned()
 }
@@ -57,27 +58,48 @@ fn setup_on(
     now: Timestamp,
     method: &str,
     path: &str,
+    body: &str,
 ) -> HttpResponse {
     let request = HttpRequest {
         method: method.into(),
         path: path.into(),
+        body: body.as_bytes().to_vec(),
         ..HttpRequest::default()
     };
     setup::handle(store, random, now, BASE, &request)
 }
 
-fn page(f: &mut Fixture, secret: &str) -> HttpResponse {
-    setup_on(&f.store, &mut f.random, NOW, "GET", &format!("/{secret}"))
+fn secret_body(secret: &str) -> String {
+    json!({ "secret": secret }).to_string()
 }
 
+/// `POST /details {"secret"}` at `now`.
+fn details_at(f: &mut Fixture, now: Timestamp, secret: &str) -> HttpResponse {
+    let body = secret_body(secret);
+    setup_on(&f.store, &mut f.random, now, "POST", "/details", &body)
+}
+
+fn details(f: &mut Fixture, secret: &str) -> HttpResponse {
+    details_at(f, NOW, secret)
+}
+
+/// `POST /token {"secret"}`.
 fn redeem(f: &mut Fixture, secret: &str) -> HttpResponse {
-    setup_on(
-        &f.store,
-        &mut f.random,
-        NOW,
-        "POST",
-        &format!("/{secret}/token"),
-    )
+    let body = secret_body(secret);
+    setup_on(&f.store, &mut f.random, NOW, "POST", "/token", &body)
+}
+
+/// The static page (`GET /`).
+fn page(f: &mut Fixture) -> HttpResponse {
+    setup_on(&f.store, &mut f.random, NOW, "GET", "/", "")
+}
+
+/// The dead link's answer to a POST: 404 `not_found` with the invalid-link message.
+fn assert_dead(r: &HttpResponse) {
+    assert_eq!(r.status, 404, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["error"], "not_found");
+    assert!(r.json()["message"].as_str().unwrap().contains(INVALID));
+    assert_secured(r);
 }
 
 fn html(r: &HttpResponse) -> String {
@@ -120,7 +142,8 @@ fn creating_a_link_returns_its_url_and_expiry_seven_days_out_by_default() {
         body["expires_at"],
         NOW.plus_seconds(7 * 24 * 3600).to_rfc3339()
     );
-    let secret = body["url"].as_str().unwrap().rsplit('/').next().unwrap();
+    let (path, secret) = body["url"].as_str().unwrap().split_once('#').unwrap();
+    assert_eq!(path, format!("{ORIGIN}/setup/{CONNECTION_ID}"));
     assert_eq!(secret.len(), 43);
     assert!(secret
         .bytes()
@@ -170,10 +193,10 @@ fn link_lifetimes_outside_5_minutes_to_30_days_and_unknown_fields_are_400() {
 }
 
 #[test]
-fn the_page_shows_the_connection_its_base_url_and_a_token_button_with_a_strict_policy() {
+fn the_page_is_static_with_a_strict_policy_and_the_details_come_by_post() {
     let mut f = Fixture::new();
     let secret = create_link(&mut f, json!({}));
-    let r = page(&mut f, &secret);
+    let r = page(&mut f);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     assert_secured(&r);
@@ -185,67 +208,49 @@ fn the_page_shows_the_connection_its_base_url_and_a_token_button_with_a_strict_p
         !policy.contains("unsafe-inline"),
         "script and style are pinned by hash"
     );
-    let page = html(&r);
-    assert!(page.contains("<h1>Acme</h1>"));
-    assert!(page.contains(BASE));
-    assert!(page.contains("Generate token"));
-    assert!(page.contains(&format!(
-        "data-token-url=\"/setup/{CONNECTION_ID}/{secret}/token\""
-    )));
-    // Self-contained: nothing is loaded from anywhere.
-    for external in ["src=", "href=", "@import", "url("] {
-        assert!(!page.contains(external), "{external}");
+    let html = html(&r);
+    assert!(html.contains("Generate token"));
+    // Nothing of the connection or the link: the same bytes as where there is no link at all.
+    for private in ["Acme", BASE, CONNECTION_ID, secret.as_str()] {
+        assert!(!html.contains(private), "{private}");
     }
-    // Showing the page does not use the link up.
-    assert_eq!(page_status(&mut f, &secret), 200);
+    let nowhere = HttpRequest {
+        method: "GET".into(),
+        path: "/".into(),
+        ..HttpRequest::default()
+    };
+    assert_eq!(r.body, setup::without_link(&nowhere).body);
+
+    let d = details(&mut f, &secret);
+    assert_eq!(d.status, 200, "{}", html_of(&d));
+    assert_secured(&d);
+    assert_eq!(
+        d.json(),
+        json!({
+            "connection_name": "Acme",
+            "scim_base_url": BASE,
+            "idp": "generic",
+            "expires_at": NOW.plus_seconds(7 * 24 * 3600).to_rfc3339(),
+        })
+    );
+    assert!(!html_of(&d).contains(&secret), "the secret is never echoed");
+    // Reading the details does not use the link up.
+    assert_eq!(details(&mut f, &secret).status, 200);
+    assert_eq!(redeem(&mut f, &secret).status, 200);
 }
 
-fn page_status(f: &mut Fixture, secret: &str) -> u16 {
-    page(f, secret).status
+fn html_of(r: &HttpResponse) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
 }
 
 #[test]
-fn the_page_carries_the_steps_of_the_connections_idp() {
+fn the_details_carry_the_connections_idp() {
     let mut f = Fixture::new();
     let secret = create_link(&mut f, json!({}));
-    let generic = html(&page(&mut f, &secret));
-    assert!(generic.contains("Authorization: Bearer"));
-
-    set_idp(&mut f, "okta");
-    let okta = html(&page(&mut f, &secret));
-    for text in [
-        "Set up Okta",
-        "SCIM connector base URL",
-        "Unique identifier field for users</b> to <code>userName</code>",
-        "HTTP Header",
-        "Push New Users",
-        "Deactivate Users",
-    ] {
-        assert!(okta.contains(text), "okta: {text}");
+    for idp in ["okta", "entra", "onelogin", "jumpcloud", "generic"] {
+        set_idp(&mut f, idp);
+        assert_eq!(details(&mut f, &secret).json()["idp"], idp);
     }
-
-    set_idp(&mut f, "entra");
-    let entra = html(&page(&mut f, &secret));
-    for text in [
-        "Set up Microsoft Entra ID",
-        &format!("<b>Tenant URL</b> to <code>{BASE}</code>"),
-        "Secret Token",
-        "Test Connection",
-        "Provisioning Status",
-    ] {
-        assert!(entra.contains(text), "entra: {text}");
-    }
-    assert!(!entra.contains("SCIM connector base URL"));
-
-    set_idp(&mut f, "onelogin");
-    let onelogin = html(&page(&mut f, &secret));
-    assert!(onelogin.contains("SCIM Bearer Token"));
-    assert!(onelogin.contains("Enable provisioning"));
-
-    set_idp(&mut f, "jumpcloud");
-    let jumpcloud = html(&page(&mut f, &secret));
-    assert!(jumpcloud.contains("Token Key"));
-    assert!(jumpcloud.contains("Identity Management"));
 }
 
 #[test]
@@ -290,42 +295,20 @@ fn the_link_issues_exactly_one_working_token_then_is_dead() {
     assert_eq!(again.json()["error"], "not_found");
     assert!(again.json()["message"].as_str().unwrap().contains(INVALID));
     assert_eq!(live_tokens(&f), 2);
-    assert_invalid_page(&page(&mut f, &secret));
+    assert_dead(&details(&mut f, &secret));
 }
 
 #[test]
-fn expired_links_show_the_invalid_page_and_issue_nothing() {
+fn expired_links_are_dead_and_issue_nothing() {
     let mut f = Fixture::new();
     let secret = create_link(&mut f, json!({"expires_in": 600}));
     let just_before = Timestamp(NOW.0 + 600_000 - 1);
     let at_expiry = Timestamp(NOW.0 + 600_000);
-    assert_eq!(
-        setup_on(
-            &f.store,
-            &mut f.random,
-            just_before,
-            "GET",
-            &format!("/{secret}")
-        )
-        .status,
-        200
-    );
-    assert_invalid_page(&setup_on(
-        &f.store,
-        &mut f.random,
-        at_expiry,
-        "GET",
-        &format!("/{secret}"),
-    ));
-    let r = setup_on(
-        &f.store,
-        &mut f.random,
-        at_expiry,
-        "POST",
-        &format!("/{secret}/token"),
-    );
-    assert_eq!(r.status, 404);
-    assert_eq!(r.json()["error"], "not_found");
+    assert_eq!(details_at(&mut f, just_before, &secret).status, 200);
+    assert_dead(&details_at(&mut f, at_expiry, &secret));
+    let body = secret_body(&secret);
+    let r = setup_on(&f.store, &mut f.random, at_expiry, "POST", "/token", &body);
+    assert_dead(&r);
     assert_eq!(live_tokens(&f), 1);
 }
 
@@ -335,8 +318,8 @@ fn unknown_wrong_and_malformed_secrets_get_the_same_answer_as_used_links() {
     let secret = create_link(&mut f, json!({}));
     let other = create_link(&mut f, json!({}));
     assert_eq!(redeem(&mut f, &other).status, 200);
-    let used = page(&mut f, &other);
-    assert_invalid_page(&used);
+    let used = details(&mut f, &other);
+    assert_dead(&used);
 
     let mut wrong = secret.clone().into_bytes();
     wrong[0] = if wrong[0] == b'A' { b'B' } else { b'A' };
@@ -347,25 +330,81 @@ fn unknown_wrong_and_malformed_secrets_get_the_same_answer_as_used_links() {
         &format!("{secret}A"),
         "not-a-secret",
         "%3Cscript%3E",
+        "",
     ] {
-        let r = page(&mut f, candidate);
-        assert_invalid_page(&r);
-        assert_eq!(r.body, used.body, "same page for {candidate}");
+        let d = details(&mut f, candidate);
+        assert_dead(&d);
+        assert_eq!(d.body, used.body, "same answer for {candidate:?}");
         let t = redeem(&mut f, candidate);
-        assert_eq!(t.status, 404, "{candidate}");
-        assert_eq!(t.body, redeem(&mut f, &other).body);
+        assert_eq!(t.body, redeem(&mut f, &other).body, "{candidate:?}");
     }
-    // Other methods and paths below the link are the invalid page too.
+    // Other methods and paths are the invalid page (GET) or the dead link (POST).
     for (method, path) in [
-        ("POST", format!("/{secret}")),
-        ("GET", format!("/{secret}/token")),
-        ("DELETE", format!("/{secret}")),
-        ("GET", "/".to_owned()),
-        ("GET", format!("/{secret}/x/y")),
+        ("DELETE", "/"),
+        ("GET", "/token"),
+        ("GET", "/x/y"),
+        ("PUT", "/details"),
     ] {
-        assert_invalid_page(&setup_on(&f.store, &mut f.random, NOW, method, &path));
+        assert_invalid_page(&setup_on(&f.store, &mut f.random, NOW, method, path, ""));
+    }
+    assert_dead(&setup_on(&f.store, &mut f.random, NOW, "POST", "/", ""));
+    assert_dead(&setup_on(
+        &f.store,
+        &mut f.random,
+        NOW,
+        "POST",
+        "/x/token",
+        "",
+    ));
+    // A body that is not {"secret": "…"} is a 400 that says so.
+    for body in [
+        "",
+        "{}",
+        "nope",
+        r#"{"secret": 1}"#,
+        r#"{"secret": "s", "x": 1}"#,
+    ] {
+        let r = setup_on(&f.store, &mut f.random, NOW, "POST", "/token", body);
+        assert_eq!(r.status, 400, "{body}");
+        assert_eq!(r.json()["error"], "invalid_request");
     }
     assert_eq!(live_tokens(&f), 2, "only the one real use issued a token");
+}
+
+/// Hardening 5: the secret never travels in a URL. The link carries it in the fragment, and a
+/// link with the secret in its path (as links were made before) is refused, even for a live
+/// secret, without using the link up.
+#[test]
+fn hardening_5_the_secret_is_never_in_a_path() {
+    let mut f = Fixture::new();
+    let r = admin(&mut f, "POST", "/setup-links", json!({}));
+    let url = r.json()["url"].as_str().unwrap().to_owned();
+    let (before_fragment, secret) = url.split_once('#').unwrap();
+    assert!(!before_fragment.contains(secret));
+    assert_eq!(before_fragment, format!("{ORIGIN}/setup/{CONNECTION_ID}"));
+
+    let path_page = setup_on(
+        &f.store,
+        &mut f.random,
+        NOW,
+        "GET",
+        &format!("/{secret}"),
+        "",
+    );
+    assert_invalid_page(&path_page);
+    assert!(!html(&path_page).contains(secret));
+    let path_token = setup_on(
+        &f.store,
+        &mut f.random,
+        NOW,
+        "POST",
+        &format!("/{secret}/token"),
+        "",
+    );
+    assert_dead(&path_token);
+    assert_eq!(live_tokens(&f), 1, "nothing issued");
+    // The link itself still works, through the body.
+    assert_eq!(redeem(&mut f, secret).status, 200);
 }
 
 #[test]
@@ -408,7 +447,7 @@ fn concurrent_redeems_on_separate_connections_issue_one_token() {
         connection::init(&store, CONNECTION_ID, "Acme", "2027-01-15T08:00:00.000Z").unwrap();
         let r = admin_on(&store, &mut Counter(5), "POST", "/setup-links", json!({}));
         let url = r.json()["url"].as_str().unwrap().to_owned();
-        url.rsplit('/').next().unwrap().to_owned()
+        url.rsplit('#').next().unwrap().to_owned()
     };
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
     let handles: Vec<_> = (0..8u64)
@@ -425,7 +464,8 @@ fn concurrent_redeems_on_separate_connections_issue_one_token() {
                     &mut Counter(100 + i),
                     NOW,
                     "POST",
-                    &format!("/{secret}/token"),
+                    "/token",
+                    &secret_body(&secret),
                 );
                 r.status
             })
@@ -464,7 +504,11 @@ fn with_two_live_tokens_the_link_answers_409_and_stays_usable() {
         .unwrap()
         .unwrap();
     assert_eq!(row, vec![SqlValue::Null, SqlValue::Null], "not used up");
-    assert_eq!(page(&mut f, &secret).status, 200, "the link is still live");
+    assert_eq!(
+        details(&mut f, &secret).status,
+        200,
+        "the link is still live"
+    );
 
     token::revoke(&f.store, NOW, &spare.id).unwrap();
     let retried = redeem(&mut f, &secret);
@@ -474,21 +518,18 @@ fn with_two_live_tokens_the_link_answers_409_and_stays_usable() {
 }
 
 #[test]
-fn the_connection_name_is_html_escaped() {
+fn the_connection_name_is_data_never_markup() {
     let mut f = Fixture::new();
-    let r = admin(
-        &mut f,
-        "PATCH",
-        "/connection",
-        json!({"name": "<script>alert(1)</script> & \"Co\" 'Ltd'"}),
-    );
+    let name = "<script>alert(1)</script> & \"Co\" 'Ltd'";
+    let r = admin(&mut f, "PATCH", "/connection", json!({ "name": name }));
     assert_eq!(r.status, 200);
     let secret = create_link(&mut f, json!({}));
-    let page = html(&page(&mut f, &secret));
-    assert!(
-        page.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;Co&quot; &#39;Ltd&#39;")
-    );
-    assert!(!page.contains("<script>alert"));
+    // The details are JSON; the page sets them as text. The page itself never holds the name.
+    let d = details(&mut f, &secret);
+    assert_eq!(d.header("content-type"), Some("application/json"));
+    assert_eq!(d.json()["connection_name"], name);
+    let page = html(&page(&mut f));
+    assert!(!page.contains("alert(1)"));
     assert_eq!(
         page.matches("<script").count(),
         1,
@@ -501,11 +542,11 @@ fn a_new_link_replaces_older_unused_ones_and_used_ones_stay_on_record() {
     let mut f = Fixture::new();
     let first = create_link(&mut f, json!({}));
     let second = create_link(&mut f, json!({}));
-    assert_invalid_page(&page(&mut f, &first));
+    assert_dead(&details(&mut f, &first));
     assert_eq!(redeem(&mut f, &first).status, 404);
     assert_eq!(redeem(&mut f, &second).status, 200);
     let third = create_link(&mut f, json!({}));
-    assert_eq!(page(&mut f, &third).status, 200);
+    assert_eq!(details(&mut f, &third).status, 200);
     let rows = f
         .store
         .query(

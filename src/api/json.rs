@@ -24,6 +24,13 @@ pub fn parse<T: serde::de::DeserializeOwned>(request: &HttpRequest) -> Result<T,
         .map_err(|e| ScimError::invalid_value(format!("Invalid request body: {e}.")))
 }
 
+/// What a connection's object answers on the admin and app planes when it holds no connection
+/// (never created, or deleted): 404 `not_found`, "Connection not found.". The Worker gives the
+/// same answer to an id it did not make, without asking any object.
+pub fn connection_not_found() -> HttpResponse {
+    admin_error(&ScimError::not_found("Connection not found."))
+}
+
 /// The admin plane's error body: a stable `error` code and a human `message`.
 pub fn admin_error(e: &ScimError) -> HttpResponse {
     let code = match e.status {

@@ -1,22 +1,23 @@
 //! The HTML of the self-service setup page: self-contained (inline CSS and JS, nothing loaded from
-//! elsewhere), every dynamic value escaped, and a Content-Security-Policy that allows only the
-//! page's own style and script (by hash) and `fetch` to its own origin.
+//! elsewhere), static (the same bytes for every connection and link: no name, no URL, no secret),
+//! and a Content-Security-Policy that allows only the page's own style and script (by hash) and
+//! `fetch` to its own origin. The script fills in what it reads from `POST …/details` as text
+//! (`textContent`), never as markup.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-/// What the page shows of a live link.
-pub struct PageData<'a> {
-    pub connection_name: &'a str,
-    pub scim_base_url: &'a str,
-    /// One of [`super::settings::IDP_KINDS`]; anything else gets the generic steps.
-    pub idp: &'a str,
-    /// Where the "Generate token" button POSTs: `/setup/{connection_id}/{secret}/token`.
-    pub token_path: &'a str,
-    /// RFC 3339, as stored.
-    pub expires_at: &'a str,
-}
+/// Every IdP kind with steps of its own, and its display name; anything else (`generic`) gets
+/// the generic steps ([`GENERIC`]).
+const IDPS: [(&str, &str); 4] = [
+    ("okta", "Okta"),
+    ("entra", "Microsoft Entra ID"),
+    ("onelogin", "OneLogin"),
+    ("jumpcloud", "JumpCloud"),
+];
+/// The kind and display name of the generic steps.
+const GENERIC: (&str, &str) = ("generic", "your identity provider");
 
 /// Escapes text for HTML element content and double- or single-quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -53,28 +54,10 @@ fn source_hash(source: &str) -> String {
     )
 }
 
-/// The display name of an IdP kind.
-fn idp_label(idp: &str) -> &'static str {
-    match idp {
-        "okta" => "Okta",
-        "entra" => "Microsoft Entra ID",
-        "onelogin" => "OneLogin",
-        "jumpcloud" => "JumpCloud",
-        _ => "your identity provider",
-    }
-}
-
-/// `2027-01-15T08:00:00.000Z` → `2027-01-15 08:00 UTC`.
-fn human_time(rfc3339: &str) -> String {
-    match (rfc3339.get(..10), rfc3339.get(11..16)) {
-        (Some(day), Some(minute)) => format!("{day} {minute} UTC"),
-        _ => rfc3339.to_owned(),
-    }
-}
-
-/// The numbered steps for the connection's IdP, as `<li>` contents (already HTML).
-fn steps(idp: &str, base_url: &str) -> Vec<String> {
-    let base = format!("<code>{}</code>", escape(base_url));
+/// The numbered steps for an IdP kind, as `<li>` contents (already HTML); the SCIM base URL is
+/// an empty `<code class="base-url">` the script fills in.
+fn steps(idp: &str) -> Vec<String> {
+    let base = BASE_URL_SLOT;
     match idp {
         "okta" => vec![
             "In the Okta Admin Console, open <b>Applications → Applications</b> and select the \
@@ -179,14 +162,34 @@ fn steps(idp: &str, base_url: &str) -> Vec<String> {
     }
 }
 
-/// The page of a live link.
-pub fn setup_page(data: &PageData<'_>) -> String {
-    let name = escape(data.connection_name);
-    let idp = idp_label(data.idp);
-    let steps: String = steps(data.idp, data.scim_base_url)
-        .into_iter()
-        .map(|step| format!("<li>{step}</li>\n"))
-        .collect();
+/// Where the SCIM base URL goes in a step; the script sets its text.
+const BASE_URL_SLOT: &str = r#"<code class="base-url"></code>"#;
+
+/// The steps of every IdP kind, each an `<ol class="steps" data-idp="…" data-label="…" hidden>`;
+/// the script keeps the connection's and removes the others.
+fn every_idps_steps() -> String {
+    IDPS.iter()
+        .chain(std::iter::once(&GENERIC))
+        .map(|(idp, label)| {
+            let items: String = steps(idp)
+                .into_iter()
+                .map(|step| format!("<li>{step}</li>\n"))
+                .collect();
+            format!(
+                "<ol class=\"steps\" data-idp=\"{}\" data-label=\"{}\" hidden>\n{items}</ol>\n",
+                escape(idp),
+                escape(label)
+            )
+        })
+        .collect()
+}
+
+/// The setup page: the same for every connection and link. Until its script has read the
+/// link's details only a heading shows; then the connection's name, SCIM base URL, expiry and
+/// its IdP's steps, or the invalid-link message.
+pub fn setup_page() -> String {
+    let steps = every_idps_steps();
+    let generic = GENERIC.1;
     format!(
         r#"<!doctype html>
 <html lang="en">
@@ -194,23 +197,25 @@ pub fn setup_page(data: &PageData<'_>) -> String {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow">
-<title>SCIM provisioning setup · {name}</title>
+<title>SCIM provisioning setup</title>
 <style>{STYLE}</style>
 </head>
 <body>
-<main id="setup" data-token-url="{token_path}">
+<main id="setup">
 <header>
 <p class="eyebrow">SCIM provisioning setup</p>
-<h1>{name}</h1>
-<p class="lead">Connect {idp} to provision this organisation's users automatically. This link works once and expires on {expires}.</p>
+<h1 id="title">SCIM provisioning setup</h1>
+<p class="lead" id="lead">Loading the setup link…</p>
+<button type="button" id="retry" hidden>Try again</button>
 </header>
+<div id="content" hidden>
 <section aria-labelledby="base-url-title">
 <h2 id="base-url-title"><span class="num">1</span>SCIM base URL</h2>
-<div class="field"><code id="base-url">{base_url}</code><button type="button" class="copy" data-copy="base-url">Copy</button></div>
+<div class="field"><code id="base-url" class="base-url"></code><button type="button" class="copy" data-copy="base-url">Copy</button></div>
 </section>
 <section aria-labelledby="token-title">
 <h2 id="token-title"><span class="num">2</span>Bearer token</h2>
-<p>Generate the token when you are ready to paste it into {idp}. It is shown <strong>once</strong>, and this link stops working as soon as it is issued.</p>
+<p>Generate the token when you are ready to paste it into <span class="idp-label">{generic}</span>. It is shown <strong>once</strong>, and this link stops working as soon as it is issued.</p>
 <button type="button" id="generate" class="primary">Generate token</button>
 <div id="token-box" hidden>
 <div class="field"><code id="token"></code><button type="button" class="copy" data-copy="token">Copy</button></div>
@@ -219,18 +224,14 @@ pub fn setup_page(data: &PageData<'_>) -> String {
 <p id="error" class="error" role="alert" hidden></p>
 </section>
 <section aria-labelledby="steps-title">
-<h2 id="steps-title"><span class="num">3</span>Set up {idp}</h2>
-<ol class="steps">
-{steps}</ol>
-</section>
+<h2 id="steps-title"><span class="num">3</span><span>Set up <span class="idp-label">{generic}</span></span></h2>
+{steps}</section>
+</div>
 </main>
 <script>{SCRIPT}</script>
 </body>
 </html>
-"#,
-        token_path = escape(data.token_path),
-        expires = escape(&human_time(data.expires_at)),
-        base_url = escape(data.scim_base_url),
+"#
     )
 }
 
@@ -239,14 +240,6 @@ pub fn invalid_page() -> String {
     message_page(
         "This setup link is invalid or has expired",
         "Setup links work once and only for a limited time. Ask the person who sent it to you for a new one.",
-    )
-}
-
-/// The page of a failure on our side; the link is untouched.
-pub fn error_page() -> String {
-    message_page(
-        "Something went wrong",
-        "The setup page could not be shown. Try again in a moment; the link still works.",
     )
 }
 
@@ -311,16 +304,116 @@ button.primary { background: var(--accent); border-color: var(--accent); color: 
 [hidden] { display: none !important; }
 "#;
 
-/// The page's only script; its hash is in the Content-Security-Policy. The token is fetched with
-/// one POST and shown once; nothing is stored in the browser.
+/// The page's only script; its hash is in the Content-Security-Policy. It reads the secret from
+/// the URL's fragment and at once removes the fragment from the address bar and the history
+/// entry; the secret then lives only in this closure and travels only in POST bodies (never in
+/// a URL). Nothing is stored in the browser. What the server sends is set as text, never markup.
 const SCRIPT: &str = r#"
 (function () {
   'use strict';
-  var main = document.getElementById('setup');
+  var INVALID_TITLE = 'This setup link is invalid or has expired';
+  var INVALID_TEXT = 'Setup links work once and only for a limited time. Ask the person who sent it to you for a new one.';
+  var NO_SECRET_TEXT = 'This page has no setup link secret. It forgets the secret once it has read it, so after a reload open the link from your message again. ' + INVALID_TEXT;
+  var title = document.getElementById('title');
+  var lead = document.getElementById('lead');
+  var retry = document.getElementById('retry');
+  var content = document.getElementById('content');
   var generate = document.getElementById('generate');
   var box = document.getElementById('token-box');
   var token = document.getElementById('token');
   var error = document.getElementById('error');
+
+  var secret = '';
+  try {
+    secret = decodeURIComponent(location.hash.slice(1));
+  } catch (e) {
+    secret = '';
+  }
+  if (location.hash || location.href.indexOf('#') >= 0) {
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  var base = location.pathname.replace(/\/+$/, '');
+
+  function post(route) {
+    return fetch(base + '/' + route, {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/json' },
+      body: JSON.stringify({ secret: secret }),
+      credentials: 'omit',
+      cache: 'no-store',
+      referrerPolicy: 'no-referrer',
+    });
+  }
+
+  function each(selector, f) {
+    Array.prototype.forEach.call(document.querySelectorAll(selector), f);
+  }
+
+  function invalid(text) {
+    document.title = INVALID_TITLE;
+    title.textContent = INVALID_TITLE;
+    lead.textContent = text;
+    retry.hidden = true;
+    content.remove();
+  }
+
+  function humanTime(rfc3339) {
+    var m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(String(rfc3339 || ''));
+    return m ? m[1] + ' ' + m[2] + ' UTC' : String(rfc3339 || '');
+  }
+
+  function show(details) {
+    var name = String(details.connection_name || '');
+    document.title = 'SCIM provisioning setup \u00b7 ' + name;
+    title.textContent = name;
+    var chosen = document.querySelector('ol.steps[data-idp="generic"]');
+    each('ol.steps', function (list) {
+      if (list.dataset.idp === details.idp) chosen = list;
+    });
+    each('ol.steps', function (list) {
+      if (list !== chosen) list.remove();
+    });
+    chosen.hidden = false;
+    var label = chosen.dataset.label;
+    each('.idp-label', function (el) { el.textContent = label; });
+    each('.base-url', function (el) { el.textContent = String(details.scim_base_url || ''); });
+    lead.textContent = 'Connect ' + label + ' to provision this organisation\u2019s users automatically. This link works once and expires on ' + humanTime(details.expires_at) + '.';
+    retry.hidden = true;
+    content.hidden = false;
+  }
+
+  async function load() {
+    if (!secret) {
+      invalid(NO_SECRET_TEXT);
+      return;
+    }
+    retry.hidden = true;
+    lead.textContent = 'Loading the setup link\u2026';
+    var res;
+    var body = {};
+    try {
+      res = await post('details');
+      body = await res.json().catch(function () { return {}; });
+    } catch (e) {
+      lead.textContent = 'The setup link could not be loaded: the request did not reach the server. Check your connection and try again.';
+      retry.hidden = false;
+      return;
+    }
+    if (res.ok) {
+      show(body);
+    } else if (res.status === 404) {
+      invalid(INVALID_TEXT);
+    } else {
+      lead.textContent = 'The setup link could not be loaded (HTTP ' + res.status + '). Try again in a moment.';
+      retry.hidden = false;
+    }
+  }
+
+  retry.addEventListener('click', load);
+  // The link opened again in this tab (only its fragment changes): read it afresh.
+  window.addEventListener('hashchange', function () {
+    if (location.hash) location.reload();
+  });
 
   function showError(text) {
     error.textContent = text;
@@ -329,17 +422,12 @@ const SCRIPT: &str = r#"
 
   generate.addEventListener('click', async function () {
     generate.disabled = true;
-    generate.textContent = 'Generating…';
+    generate.textContent = 'Generating\u2026';
     error.hidden = true;
     var res;
     var body = {};
     try {
-      res = await fetch(main.dataset.tokenUrl, {
-        method: 'POST',
-        headers: { accept: 'application/json' },
-        credentials: 'omit',
-        cache: 'no-store',
-      });
+      res = await post('token');
       body = await res.json().catch(function () { return {}; });
     } catch (e) {
       showError('The request did not reach the server. Check your connection and try again.');
@@ -348,6 +436,7 @@ const SCRIPT: &str = r#"
       return;
     }
     if (res.ok && typeof body.token === 'string') {
+      secret = '';
       token.textContent = body.token;
       box.hidden = false;
       generate.hidden = true;
@@ -367,7 +456,7 @@ const SCRIPT: &str = r#"
     }
   });
 
-  Array.prototype.forEach.call(document.querySelectorAll('[data-copy]'), function (button) {
+  each('[data-copy]', function (button) {
     button.addEventListener('click', async function () {
       var source = document.getElementById(button.dataset.copy);
       var text = source.textContent;
@@ -385,6 +474,8 @@ const SCRIPT: &str = r#"
       setTimeout(function () { button.textContent = 'Copy'; }, 2000);
     });
   });
+
+  load();
 })();
 "#;
 
@@ -401,11 +492,38 @@ mod tests {
     }
 
     #[test]
-    fn every_idp_kind_has_steps_with_the_base_url() {
+    fn every_idp_kind_has_steps_with_a_slot_for_the_base_url() {
         for idp in crate::service::connection::settings::IDP_KINDS {
-            let steps = steps(idp, "https://x.example/scim/v2/con_1").concat();
-            assert!(steps.contains("https://x.example/scim/v2/con_1"), "{idp}");
+            let steps = steps(idp).concat();
+            assert!(steps.contains(BASE_URL_SLOT), "{idp}");
         }
+    }
+
+    #[test]
+    fn the_page_holds_every_idps_steps_and_nothing_of_a_connection() {
+        let page = setup_page();
+        for idp in crate::service::connection::settings::IDP_KINDS {
+            assert!(page.contains(&format!("data-idp=\"{idp}\"")), "{idp}");
+        }
+        assert!(page.contains("Tenant URL"));
+        assert!(page.contains("SCIM connector base URL"));
+        assert_eq!(page.matches("<script").count(), 1, "only the page's own");
+        assert!(!page.contains("con_"));
+        assert!(!page.contains("/setup/"));
+        for external in ["src=", "href=", "@import", "url("] {
+            assert!(!page.contains(external), "{external}");
+        }
+    }
+
+    #[test]
+    fn the_script_takes_the_secret_out_of_the_url_and_posts_it_in_a_body() {
+        assert!(SCRIPT.contains("location.hash"));
+        assert!(
+            SCRIPT.contains("history.replaceState(null, '', location.pathname + location.search)")
+        );
+        assert!(SCRIPT.contains("body: JSON.stringify({ secret: secret })"));
+        assert!(!SCRIPT.contains("innerHTML"));
+        assert!(!SCRIPT.contains("localStorage") && !SCRIPT.contains("sessionStorage"));
     }
 
     #[test]
@@ -417,8 +535,7 @@ mod tests {
     }
 
     #[test]
-    fn the_message_pages_have_no_script() {
+    fn the_invalid_page_has_no_script() {
         assert!(!invalid_page().contains("<script"));
-        assert!(!error_page().contains("<script"));
     }
 }

@@ -12,7 +12,7 @@ use super::outbox::OutboxSender;
 use super::store::DoStore;
 use crate::api::admin::deprovisioning::{self, Answer};
 use crate::api::http::{HttpRequest, HttpResponse, MAX_BODY_BYTES};
-use crate::api::json::admin_error;
+use crate::api::json::{admin_error, connection_not_found};
 use crate::api::{admin, app, scim, setup};
 use crate::scim::ScimError;
 use crate::service::clock::{OsRandom, Timestamp};
@@ -125,15 +125,17 @@ impl Connection {
             return to_platform(response);
         }
         if let Some(rest) = path.strip_prefix("/setup") {
-            // The public setup page of a one-time link (service::setup); synchronous, like SCIM.
+            // The public setup routes of a one-time link (api::setup): the POSTs that carry the
+            // secret in their body; synchronous, like SCIM.
             let base_url = req.headers().get(BASE_URL_HEADER)?.unwrap_or_default();
             let method = req.method().to_string();
             let response = match to_service(&mut req, rest).await? {
                 Ok(request) if self.initialized.get() => {
                     setup::handle(&store, &mut OsRandom, now(), &base_url, &request)
                 }
-                // Never created, deleted, or an oversized body: the same answer as a dead link.
-                _ => setup::invalid_link(&method, rest),
+                // Never created or deleted: the same answers as a dead link.
+                Ok(request) => setup::without_link(&request),
+                Err(_) => setup::invalid_link(&method),
             };
             return to_platform(response);
         }
@@ -146,7 +148,7 @@ impl Connection {
                 }
             };
             if !self.initialized.get() {
-                return to_platform(admin_error(&ScimError::not_found("Connection not found.")));
+                return to_platform(connection_not_found());
             }
             return to_platform(app::handle(
                 &store,
@@ -166,7 +168,7 @@ impl Connection {
                 }
             };
             if !self.initialized.get() {
-                return to_platform(admin_error(&ScimError::not_found("Connection not found.")));
+                return to_platform(connection_not_found());
             }
             let response = deprovisioning::internal(&store, &mut OsRandom, now(), &request);
             return to_platform(response);
@@ -184,7 +186,7 @@ impl Connection {
                 }
             };
             if rest != "/init" && !self.initialized.get() {
-                return to_platform(admin_error(&ScimError::not_found("Connection not found.")));
+                return to_platform(connection_not_found());
             }
             if rest == "/faults" {
                 return to_platform(self.inject_faults(&request));

@@ -96,8 +96,16 @@ impl DurableObject for Registry {
         let store = DoStore::new(self.state.storage());
         let now = Timestamp(worker::Date::now().as_millis() as i64);
         let before = subscription::version(&store).ok();
-        let response =
-            admin::registry::handle(&store, &mut OsRandom, now, &origin, self.outbound, &request);
+        let id_key = super::stub::connection_id_key(&self.env);
+        let response = admin::registry::handle(
+            &store,
+            &mut OsRandom,
+            id_key.as_ref(),
+            now,
+            &origin,
+            self.outbound,
+            &request,
+        );
         // A change to the targets (an admin write, or a verdict that disabled an endpoint):
         // every connection's object forgets its subscriptions before the answer, so the next
         // event it sends is fanned out with the change.

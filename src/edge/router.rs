@@ -2,6 +2,11 @@
 //! goes to the object that serves it (a connection's, or the registry) after the plane's bearer
 //! check. A connection's create, read, update and delete span both kinds of object: those are
 //! the flows of `api::admin::lifecycle`, carried by [`super::lifecycle`].
+//!
+//! Every connection id in a URL is checked against `CONNECTION_ID_KEY` ([`made_here`]) before
+//! an object is named: a Durable Object is created the first time its name is used, so an id
+//! this deployment did not make must never reach one. Such an id gets the answer a connection
+//! that exists gives to a wrong credential on that plane ([`forged`]), byte for byte.
 
 use futures_util::StreamExt;
 use serde_json::json;
@@ -12,19 +17,21 @@ use worker::{Env, Method, Request, Response, Result, Stub};
 use crate::api::admin::lifecycle::{
     CreateConnection, DeleteConnection, GetConnection, UpdateConnection,
 };
+use crate::api::admin::registry::id_key_unusable;
 use crate::api::http::{
     HttpResponse, RequestUrl, MAX_BODY_BYTES, ORIGIN_HEADER, REQUEST_ID_HEADER,
 };
-use crate::api::json::admin_error;
+use crate::api::json::{admin_error, connection_not_found};
+use crate::api::setup;
 use crate::scim::ScimError;
 use crate::service::clock::{random_id, OsRandom};
-use crate::service::registry::is_connection_id;
+use crate::service::registry::{self, is_connection_id};
 
 use super::connection::BASE_URL_HEADER;
 use super::consumer::signing_keys;
-use super::http::{forward, request_url, to_platform};
+use super::http::{forward, request_url, to_platform, to_service};
 use super::lifecycle::{drive, Admin};
-use super::stub::{connection_stub, registry_stub};
+use super::stub::{connection_id_key, connection_stub, registry_stub};
 use crate::service::delivery::logout_token;
 
 /// A request to the Worker, answered. Every request gets an id: it travels to the object (and
@@ -120,7 +127,7 @@ async fn route(req: Request, env: Env) -> Result<Response> {
         },
         // Each connection is the issuer of its users' logout tokens (tenant-safe `iss` + `sub`).
         ["connections", connection_id, ".well-known", "openid-configuration"]
-            if req.method() == Method::Get && is_connection_id(connection_id) =>
+            if req.method() == Method::Get && made_here(&env, connection_id) =>
         {
             let base = super::stub::logout_issuer(&env);
             to_platform(
@@ -142,11 +149,61 @@ fn origin(url: &RequestUrl) -> String {
     url.origin().to_owned()
 }
 
+/// Whether this deployment made `connection_id`: its MAC verifies under `CONNECTION_ID_KEY`
+/// (`service::registry::connection_id`). Without a usable key nothing verifies, so no object is
+/// ever named from a URL.
+fn made_here(env: &Env, connection_id: &str) -> bool {
+    connection_id_key(env).is_ok_and(|key| registry::verify(&key, connection_id))
+}
+
+/// The planes of the requests that name a connection's object (the setup page has its own
+/// answer, in [`setup_link`]).
+#[derive(Clone, Copy)]
+enum Plane {
+    /// `/scim/v2/{id}`: the object answers 401 without a connection.
+    Scim,
+    /// `/v1/connections/{id}` and the admin routes served by the object: its 404.
+    Object,
+}
+
+/// The answer to a request naming a connection id this deployment did not make: what the
+/// object of a connection that does not exist (or no longer does) answers on `plane`, which is
+/// what a wrong token gets on SCIM. The body is read as the object reads it (an oversized one
+/// is refused alike), so nothing tells the two apart; no object is named.
+async fn forged(mut req: Request, plane: Plane) -> Result<Response> {
+    let response = match (plane, to_service(&mut req, "").await?) {
+        (Plane::Scim, Err(_)) => ScimError::payload_too_large(MAX_BODY_BYTES).into(),
+        (Plane::Scim, Ok(_)) => ScimError::unauthorized().into(),
+        (Plane::Object, Err(_)) => admin_error(&ScimError::payload_too_large(MAX_BODY_BYTES)),
+        (Plane::Object, Ok(_)) => connection_not_found(),
+    };
+    to_platform(response)
+}
+
+/// `req` forwarded to `target` in the object of `connection_id` when this deployment made that
+/// id, else the [`forged`] answer of `plane` (no object named).
+async fn to_connection(
+    req: Request,
+    env: &Env,
+    connection_id: &str,
+    plane: Plane,
+    target: &str,
+    extra: &[(&str, &str)],
+) -> Result<Response> {
+    if !made_here(env, connection_id) {
+        return forged(req, plane).await;
+    }
+    let forwarded = forward(&req, target, extra)?;
+    connection_stub(env, connection_id)?
+        .fetch_with_request(forwarded)
+        .await
+}
+
 /// Routes `/scim/v2/{connection_id}/…` to that connection's object, which checks the token.
 async fn scim(req: Request, env: &Env, url: &RequestUrl, connection_id: &str) -> Result<Response> {
-    if !is_connection_id(connection_id) {
+    if !made_here(env, connection_id) {
         // Same answer as a wrong token: no hint whether the connection exists.
-        return to_platform(ScimError::unauthorized().into());
+        return forged(req, Plane::Scim).await;
     }
     let prefix = format!("/scim/v2/{connection_id}");
     let rest = url
@@ -159,16 +216,17 @@ async fn scim(req: Request, env: &Env, url: &RequestUrl, connection_id: &str) ->
         Some(q) => format!("https://connection/scim{rest}?{q}"),
         None => format!("https://connection/scim{rest}"),
     };
-    let forwarded = forward(&req, &target, &[(BASE_URL_HEADER, &base_url)])?;
-    connection_stub(env, connection_id)?
-        .fetch_with_request(forwarded)
-        .await
+    let extra = [(BASE_URL_HEADER, base_url.as_str())];
+    to_connection(req, env, connection_id, Plane::Scim, &target, &extra).await
 }
 
-/// Routes `/setup/{connection_id}/…` (the self-service setup page; the link's secret is its
-/// credential) to that connection's object.
+/// Routes `/setup/{connection_id}/…` (the self-service setup page, `api::setup`). The page is
+/// the same static page for every connection, so a GET is answered here; the POSTs that carry
+/// the link's secret in their body go to the connection's object when this deployment made the
+/// id, and get a dead link's answer here otherwise. The secret is never in the URL (it is the
+/// link's fragment), so nothing here or in any access log sees it.
 async fn setup_link(
-    req: Request,
+    mut req: Request,
     env: &Env,
     url: &RequestUrl,
     connection_id: &str,
@@ -179,9 +237,14 @@ async fn setup_link(
         .strip_prefix(&prefix)
         .unwrap_or_default()
         .to_owned();
-    if !is_connection_id(connection_id) {
+    if matches!(req.method(), Method::Get | Method::Head) || !made_here(env, connection_id) {
+        // Read as the object reads it; answered as where there is no link.
         let method = req.method().to_string();
-        return to_platform(crate::api::setup::invalid_link(&method, &rest));
+        let response = match to_service(&mut req, &rest).await? {
+            Ok(request) => setup::without_link(&request),
+            Err(_) => setup::invalid_link(&method),
+        };
+        return to_platform(response);
     }
     let base_url = format!("{}/scim/v2/{connection_id}", origin(url));
     let target = format!("https://connection/setup{rest}");
@@ -207,10 +270,8 @@ async fn app(
     let base_url = format!("{}/scim/v2/{connection_id}", origin(url));
     let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
     let target = format!("https://connection/app/{}{query}", rest.join("/"));
-    let forwarded = forward(&req, &target, &[(BASE_URL_HEADER, &base_url)])?;
-    connection_stub(env, connection_id)?
-        .fetch_with_request(forwarded)
-        .await
+    let extra = [(BASE_URL_HEADER, base_url.as_str())];
+    to_connection(req, env, connection_id, Plane::Object, &target, &extra).await
 }
 
 /// `Authorization: Bearer <secret>` for the secret named `name`, compared in constant time over
@@ -259,6 +320,10 @@ async fn admin(mut req: Request, env: &Env, url: &RequestUrl, rest: &[&str]) -> 
     };
     match (req.method(), rest) {
         (Method::Post, ["connections"]) => {
+            // Fail closed: an id made without the key could never be verified.
+            if let Err(e) = connection_id_key(env) {
+                return to_platform(id_key_unusable(&e));
+            }
             let (flow, first) = CreateConnection::start();
             drive(&calls, flow, first).await
         }
@@ -266,6 +331,10 @@ async fn admin(mut req: Request, env: &Env, url: &RequestUrl, rest: &[&str]) -> 
             registry
                 .fetch_with_request(to_registry(&req, "/connections")?)
                 .await
+        }
+        // The registry would answer its 404; a forged id does not reach it.
+        (Method::Get | Method::Patch, ["connections", id]) if !made_here(env, id) => {
+            to_platform(admin_error(&registry::unlisted(id)))
         }
         (Method::Get, ["connections", id]) => {
             let (flow, first) = GetConnection::start(id);
@@ -282,6 +351,9 @@ async fn admin(mut req: Request, env: &Env, url: &RequestUrl, rest: &[&str]) -> 
             };
             drive(&calls, flow, first).await
         }
+        // Not checked against the key: a connection listed before CONNECTION_ID_KEY was set can
+        // still be deleted. The flow asks the registry first and names the object only when the
+        // id is listed, so a forged id gets the registry's 404 and no object.
         (Method::Delete, ["connections", id]) => {
             let (flow, first) = DeleteConnection::start(id);
             drive(&calls, flow, first).await
@@ -293,24 +365,19 @@ async fn admin(mut req: Request, env: &Env, url: &RequestUrl, rest: &[&str]) -> 
                 ))));
             }
             let target = "https://connection/admin/setup-links";
-            let origin_header = (ORIGIN_HEADER, origin.as_str());
-            connection_stub(env, id)?
-                .fetch_with_request(forward(&req, target, &[origin_header])?)
-                .await
+            let origin_header = [(ORIGIN_HEADER, origin.as_str())];
+            to_connection(req, env, id, Plane::Object, target, &origin_header).await
         }
         (Method::Post, ["connections", id, "faults"]) if is_connection_id(id) => {
-            connection_stub(env, id)?
-                .fetch_with_request(forward(&req, "https://connection/admin/faults", &[])?)
-                .await
+            let target = "https://connection/admin/faults";
+            to_connection(req, env, id, Plane::Object, target, &[]).await
         }
         (_, ["webhooks" | "clients", ..]) | (Method::Get, ["events"]) => {
             registry_admin(req, &registry, &format!("/{}{query}", rest.join("/"))).await
         }
         (Method::Get, ["connections", id, "events"]) if is_connection_id(id) => {
             let target = format!("https://connection/admin/events{query}");
-            connection_stub(env, id)?
-                .fetch_with_request(forward(&req, &target, &[])?)
-                .await
+            to_connection(req, env, id, Plane::Object, &target, &[]).await
         }
         // Deprovisioning receipts (api::admin::deprovisioning): read-only, signed in the object.
         (Method::Get, ["connections", id, "deprovisionings", tail @ ..])
@@ -318,15 +385,11 @@ async fn admin(mut req: Request, env: &Env, url: &RequestUrl, rest: &[&str]) -> 
         {
             let tail: String = tail.iter().map(|s| format!("/{s}")).collect();
             let target = format!("https://connection/admin/deprovisionings{tail}{query}");
-            connection_stub(env, id)?
-                .fetch_with_request(forward(&req, &target, &[])?)
-                .await
+            to_connection(req, env, id, Plane::Object, &target, &[]).await
         }
         (_, ["connections", id, "mapping", tail @ ..]) if is_connection_id(id) => {
             let target = format!("https://connection/admin/mapping/{}{query}", tail.join("/"));
-            connection_stub(env, id)?
-                .fetch_with_request(forward(&req, &target, &[])?)
-                .await
+            to_connection(req, env, id, Plane::Object, &target, &[]).await
         }
         (_, ["connections", id, "tokens", tail @ ..]) => {
             if !is_connection_id(id) {
@@ -340,9 +403,7 @@ async fn admin(mut req: Request, env: &Env, url: &RequestUrl, rest: &[&str]) -> 
                 path.push_str(segment);
             }
             let target = format!("https://connection{path}");
-            connection_stub(env, id)?
-                .fetch_with_request(forward(&req, &target, &[])?)
-                .await
+            to_connection(req, env, id, Plane::Object, &target, &[]).await
         }
         _ => to_platform(admin_error(&ScimError::not_found(format!(
             "No admin route {} {}.",

@@ -17,6 +17,14 @@ use scim_edge::service::store::Store;
 
 pub const BASE: &str = "https://scim.example/scim/v2/con_00000000000000000001";
 pub const NOW: Timestamp = Timestamp(1_800_000_000_000);
+/// The `CONNECTION_ID_KEY` of the host tests (64 bytes, as `openssl rand -hex 32` gives).
+pub const ID_KEY_SECRET: &str = "4f1c2a7be05d9e3186ab44c0f2d7e91a3b58c6d0e2f4a6b8c0d2e4f6a8b0c2d4";
+
+/// The key made from [`ID_KEY_SECRET`].
+pub fn id_key() -> scim_edge::service::registry::ConnectionIdKey {
+    scim_edge::service::registry::ConnectionIdKey::from_secret(Some(ID_KEY_SECRET))
+        .expect("a 64-byte key")
+}
 
 /// A deterministic random source (SplitMix64), so ids and tokens are reproducible in tests.
 pub struct Counter(pub u64);

@@ -8,9 +8,10 @@ use scim_edge::api::admin::registry;
 use scim_edge::api::http::{HttpRequest, HttpResponse};
 use scim_edge::service::sqlite::SqliteStore;
 
-use super::{Counter, NOW};
+use super::{id_key, Counter, NOW};
 use scim_edge::service::clock::Timestamp;
 use scim_edge::service::delivery::outbound_url::OutboundPolicy;
+use scim_edge::service::registry::{ConnectionIdKey, KeyError};
 
 pub struct Registry {
     pub store: SqliteStore,
@@ -19,6 +20,8 @@ pub struct Registry {
     /// As `make dev` and the e2e harness run (`ALLOW_LOOPBACK_TARGETS=on`): loopback receivers
     /// may be registered.
     pub outbound: OutboundPolicy,
+    /// `CONNECTION_ID_KEY`: [`id_key`] unless a test takes it away.
+    pub id_key: Result<ConnectionIdKey, KeyError>,
 }
 
 impl Registry {
@@ -28,6 +31,7 @@ impl Registry {
             random: Counter(7),
             now: NOW,
             outbound: OutboundPolicy::DEVELOPMENT,
+            id_key: Ok(id_key()),
         }
     }
 
@@ -52,6 +56,7 @@ impl Registry {
         registry::handle(
             &self.store,
             &mut self.random,
+            self.id_key.as_ref(),
             self.now,
             "https://scim.example",
             self.outbound,

@@ -86,6 +86,13 @@ function prepareBundle() {
 export const DEFAULT_VARS = Object.freeze({ ALLOW_LOOPBACK_TARGETS: 'on' });
 
 /**
+ * The `CONNECTION_ID_KEY` secret of every worker this test process starts (connection ids carry a
+ * MAC under it): one per process, so a worker restarted on the same `persistTo` state still
+ * verifies the ids it made. `vars: { CONNECTION_ID_KEY: … }` overrides it ('' leaves it unset).
+ */
+export const CONNECTION_ID_KEY = randomBytes(32).toString('hex');
+
+/**
  * Starts the worker. `persistTo` keeps state across restarts when given; `vars` adds to or
  * overrides environment variables (`--var NAME:value`), starting from DEFAULT_VARS.
  * Returns { url, adminToken, appToken, persistTo, stop() }.
@@ -102,7 +109,7 @@ export async function startWorker({ persistTo, adminToken, appToken, vars = {} }
     [
       'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', dir,
       '--var', `ADMIN_TOKEN:${token}`, '--var', `APP_API_TOKEN:${appSecret}`,
-      ...Object.entries({ ...DEFAULT_VARS, ...vars }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+      ...Object.entries({ ...DEFAULT_VARS, CONNECTION_ID_KEY, ...vars }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
       '--show-interactive-dev-session=false',
       '--inspector-port', String(await freePort()),
     ],

@@ -15,7 +15,7 @@ use crate::service::delivery::subscription::{self, SubscriptionsQuery};
 use crate::service::delivery::{dead_letter, fanout, oidc_client, verdict, webhook};
 use crate::service::event;
 use crate::service::migration::migrate_registry;
-use crate::service::registry::{self, is_connection_id};
+use crate::service::registry::{self, is_connection_id, ConnectionIdKey, KeyError};
 use crate::service::store::{transact, Store};
 
 /// `POST /connections` and `PATCH /connections/{id}`: `{"name"}`.
@@ -23,6 +23,23 @@ use crate::service::store::{transact, Store};
 #[serde(deny_unknown_fields)]
 struct CreateConnection {
     name: String,
+}
+
+/// The answer to `POST /admin/v1/connections` while `CONNECTION_ID_KEY` is missing or too short:
+/// 503 `{"error": "connection_id_key_missing", "message"}`, the message naming the secret and
+/// how to make one. Nothing is created: without the key no id could be verified later.
+pub fn id_key_unusable(e: &KeyError) -> HttpResponse {
+    HttpResponse::plain_json(
+        503,
+        &serde_json::json!({
+            "error": "connection_id_key_missing",
+            "message": format!(
+                "Connections cannot be created: {e}. Set the CONNECTION_ID_KEY secret to a \
+                 random value of at least {} bytes (e.g. `openssl rand -hex 32`).",
+                registry::connection_id::MIN_KEY_BYTES
+            ),
+        }),
+    )
 }
 
 /// The registry's routes, as the edge forwards them (`/admin/v1/webhooks…` arrives as
@@ -41,23 +58,33 @@ struct CreateConnection {
 ///   consumer only (see [`delivery`](super::delivery))
 ///
 /// `outbound` says which webhook and logout URLs may be registered (see
-/// [`outbound_url`](crate::service::delivery::outbound_url)).
+/// [`outbound_url`](crate::service::delivery::outbound_url)); `id_key` is the deployment's
+/// `CONNECTION_ID_KEY`, which makes connection ids: without a usable one, `POST /connections`
+/// is the 503 of [`id_key_unusable`] and everything else works.
 pub fn handle(
     store: &dyn Store,
     random: &mut dyn Random,
+    id_key: Result<&ConnectionIdKey, &KeyError>,
     now: Timestamp,
     origin: &str,
     outbound: OutboundPolicy,
     request: &HttpRequest,
 ) -> HttpResponse {
     let segments: Vec<&str> = request.path.split('/').filter(|s| !s.is_empty()).collect();
+    if let (Err(e), "POST", ["connections"]) = (id_key, request.method.as_str(), &segments[..]) {
+        return id_key_unusable(e);
+    }
     let admin = request.origin("admin");
     let result = transact(store, || {
         migrate_registry(store)?;
         match (request.method.as_str(), segments.as_slice()) {
-            ("POST", ["connections"]) => parse::<CreateConnection>(request)
-                .and_then(|b| registry::create(store, random, now, origin, &b.name))
-                .map(|v| (201, v)),
+            ("POST", ["connections"]) => match id_key {
+                Ok(key) => parse::<CreateConnection>(request)
+                    .and_then(|b| registry::create(store, random, key, now, origin, &b.name))
+                    .map(|v| (201, v)),
+                // Answered above, before the transaction.
+                Err(e) => Err(ScimError::internal_because(e.to_string())),
+            },
             ("GET", ["connections"]) => {
                 registry::list(store, origin, request.page()).map(|v| (200, v))
             }

@@ -2,6 +2,9 @@
 //! administrator. Opening it shows the connection's SCIM base URL and the steps for its identity
 //! provider; its "Generate token" button issues one token, and the link is dead from then on.
 //!
+//! - The URL is `{origin}/setup/{connection_id}#{secret}`: the secret is the fragment, which a
+//!   browser never sends (RFC 3986 §3.5), so it is in no request line and no access log. The
+//!   page reads it from `location.hash` and sends it in a POST body (`api::setup`).
 //! - The secret is 32 random bytes in base64url, stored only as its SHA-256 hash.
 //! - Opening the page (`GET`) never uses the link up, so mail scanners and link previews that
 //!   fetch it do no harm; only the `POST` that issues the token does.
@@ -65,7 +68,8 @@ pub fn well_formed(secret: &str) -> bool {
 }
 
 /// Creates a link for the connection, replacing any older one not yet used; its URL is
-/// `{public_origin}/setup/{connection_id}/{secret}`.
+/// `{public_origin}/setup/{connection_id}#{secret}` (the secret in the fragment, never in the
+/// path or query).
 pub fn create(
     store: &dyn Store,
     random: &mut dyn Random,
@@ -99,18 +103,18 @@ pub fn create(
         Ok::<(), ScimError>(())
     })?;
     Ok(CreatedLink {
-        url: format!("{origin}/setup/{id}/{secret}"),
+        url: format!("{origin}/setup/{id}#{secret}"),
         expires_at,
     })
 }
 
-/// What the page of a live link shows.
-#[derive(Debug, Clone, PartialEq)]
+/// What the page of a live link shows (`POST /setup/{connection_id}/details`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LiveLink {
-    pub connection_id: String,
     pub connection_name: String,
     /// The connection's `idp` setting, for the walkthrough.
     pub idp: String,
+    /// RFC 3339, as stored.
     pub expires_at: String,
 }
 
@@ -131,12 +135,11 @@ pub fn live(
         return Ok(None);
     };
     let expires_at = text(&link, 0)?;
-    let Some(connection) = store.query_one("SELECT id, name FROM connection", &[])? else {
+    let Some(connection) = store.query_one("SELECT name FROM connection", &[])? else {
         return Ok(None);
     };
     Ok(Some(LiveLink {
-        connection_id: text(&connection, 0)?,
-        connection_name: opt_text(&connection, 1).unwrap_or_default(),
+        connection_name: opt_text(&connection, 0).unwrap_or_default(),
         idp: settings::load(store)?.idp,
         expires_at,
     }))

@@ -1,11 +1,16 @@
 //! The connection registry: the admin plane's list of connections. SCIM traffic never reads
 //! it; a SCIM request routes by the id in its URL straight to that connection's object. The
 //! registry's object also keeps the delivery targets (service::delivery) and its own event log.
+//! Connection ids carry a MAC under the deployment's key ([`connection_id`]).
+
+pub mod connection_id;
+
+pub use connection_id::{is_connection_id, verify, ConnectionIdKey, KeyError};
 
 use serde_json::{json, Value};
 
 use crate::scim::ScimError;
-use crate::service::clock::{random_id, Random, Timestamp};
+use crate::service::clock::{Random, Timestamp};
 use crate::service::connection::valid_name;
 use crate::service::event::{self, kind, Event, Origin};
 use crate::service::page::{cursor, PageRequest};
@@ -14,19 +19,9 @@ use crate::service::store::{text, Row, Store};
 /// Largest page of `GET /connections`.
 pub const MAX_PAGE: i64 = 100;
 
-/// A new connection id: `con_` and 20 hex digits of randomness.
-fn new_connection_id(random: &mut dyn Random) -> Result<String, ScimError> {
-    random_id(random, "con_", 10)
-}
-
-/// Whether `id` has the shape of a connection id; anything else is never routed to an object.
-pub fn is_connection_id(id: &str) -> bool {
-    id.len() == 24
-        && id.starts_with("con_")
-        && id[4..]
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
+/// How many ids [`create`] draws before it gives up on finding one not yet listed (with 40
+/// random bits, a second draw is already rare).
+const ID_ATTEMPTS: usize = 8;
 
 /// A connection as the registry lists it: `{id, name, created_at, scim_base_url}`, where the
 /// base URL is `{public_origin}/scim/v2/{id}`.
@@ -40,16 +35,19 @@ fn record_json(row: &Row, public_origin: &str) -> Result<Value, ScimError> {
     }))
 }
 
-/// Lists a new connection named `name` (checked by [`valid_name`]); returns its record.
+/// Lists a new connection named `name` (checked by [`valid_name`]) under a new id made with
+/// `key` ([`connection_id::new_connection_id`], drawn again while it is already listed); returns
+/// its record.
 pub fn create(
     store: &dyn Store,
     random: &mut dyn Random,
+    key: &ConnectionIdKey,
     now: Timestamp,
     public_origin: &str,
     name: &str,
 ) -> Result<Value, ScimError> {
     let name = valid_name(name)?;
-    let id = new_connection_id(random)?;
+    let id = unlisted_id(store, random, key)?;
     let created_at = now.to_rfc3339();
     store.execute(
         "INSERT INTO connection (id, name, created_at) VALUES (?, ?, ?)",
@@ -61,6 +59,27 @@ pub fn create(
         "created_at": created_at,
         "scim_base_url": format!("{public_origin}/scim/v2/{id}"),
     }))
+}
+
+/// A new connection id that no listed connection has.
+fn unlisted_id(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    key: &ConnectionIdKey,
+) -> Result<String, ScimError> {
+    for _ in 0..ID_ATTEMPTS {
+        let id = connection_id::new_connection_id(key, random)?;
+        let listed = store.query_one(
+            "SELECT 1 FROM connection WHERE id = ?",
+            &[id.clone().into()],
+        )?;
+        if listed.is_none() {
+            return Ok(id);
+        }
+    }
+    Err(ScimError::internal_because(format!(
+        "no unlisted connection id in {ID_ATTEMPTS} draws"
+    )))
 }
 
 /// Renames a listed connection; 404 when it is not listed.
@@ -79,6 +98,11 @@ pub fn rename(
     get(store, public_origin, id)
 }
 
+/// The registry's answer for a connection it does not list: 404 "Connection {id} not found.".
+pub fn unlisted(id: &str) -> ScimError {
+    ScimError::not_found(format!("Connection {id} not found."))
+}
+
 /// One listed connection; 404 when it is not listed.
 pub fn get(store: &dyn Store, public_origin: &str, id: &str) -> Result<Value, ScimError> {
     let row = store.query_one(
@@ -87,7 +111,7 @@ pub fn get(store: &dyn Store, public_origin: &str, id: &str) -> Result<Value, Sc
     )?;
     match row {
         Some(row) => record_json(&row, public_origin),
-        None => Err(ScimError::not_found(format!("Connection {id} not found."))),
+        None => Err(unlisted(id)),
     }
 }
 
