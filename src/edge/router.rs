@@ -315,6 +315,20 @@ async fn admin(mut req: Request, env: &Env, url: &RequestUrl, rest: &[&str]) -> 
                 .fetch_with_request(forward(&req, &target, &[])?)
                 .await
         }
+        // The SCIM request log (`/requests`, `/requests/summary`, `/requests/{request_id}`).
+        (Method::Get, ["connections", id, "requests", tail @ ..])
+            if is_connection_id(id) && tail.len() <= 1 =>
+        {
+            let mut target = String::from("https://connection/admin/requests");
+            for segment in tail {
+                target.push('/');
+                target.push_str(segment);
+            }
+            target.push_str(&query);
+            connection_stub(env, id)?
+                .fetch_with_request(forward(&req, &target, &[])?)
+                .await
+        }
         (_, ["connections", id, "mapping", tail @ ..]) if is_connection_id(id) => {
             let target = format!("https://connection/admin/mapping/{}{query}", tail.join("/"));
             connection_stub(env, id)?
