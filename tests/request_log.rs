@@ -11,7 +11,7 @@ use scim_edge::service::clock::Timestamp;
 use scim_edge::service::connection::rate_limit::Bucket;
 use scim_edge::service::connection::settings;
 use scim_edge::service::request_log::read::{self, PageQuery};
-use scim_edge::service::request_log::{self, Exchange, Retention, MAX_ENTRIES};
+use scim_edge::service::request_log::{self, Exchange, Retention, MAX_ENTRIES, PRUNE_EVERY};
 use scim_edge::service::sqlite::SqliteStore;
 use scim_edge::service::store::{Row, SqlValue, Store, StoreError};
 use serde_json::{json, Value};
@@ -363,6 +363,7 @@ fn record_get(store: &dyn Store, random: &mut Counter, id: &str, at: Timestamp, 
         started: at,
         finished: at,
         events_after: None,
+        options: None,
     };
     request_log::record(store, random, &exchange, r).unwrap();
 }
@@ -378,7 +379,18 @@ fn count(store: &dyn Store) -> i64 {
 fn retention_keeps_the_documented_count() {
     let f = Fixture::new();
     let mut random = Counter(7);
+    // Pruned every PRUNE_EVERY entries: between two prunings a full log holds a few more.
     for i in 0..MAX_ENTRIES + 25 {
+        record_get(
+            &f.store,
+            &mut random,
+            &format!("req_{i}"),
+            NOW,
+            Retention::DEFAULT,
+        );
+    }
+    assert_eq!(count(&f.store), MAX_ENTRIES + 25);
+    for i in MAX_ENTRIES + 25..MAX_ENTRIES + PRUNE_EVERY {
         record_get(
             &f.store,
             &mut random,
@@ -389,11 +401,11 @@ fn retention_keeps_the_documented_count() {
     }
     assert_eq!(count(&f.store), MAX_ENTRIES);
     // The oldest went; the summary counts only what is kept.
-    assert_eq!(read::get(&f.store, "req_24").unwrap_err().status, 404);
-    assert_eq!(entry(&f, "req_25")["request_id"], "req_25");
+    assert_eq!(read::get(&f.store, "req_49").unwrap_err().status, 404);
+    assert_eq!(entry(&f, "req_50")["request_id"], "req_50");
     let summary = read::summary(&f.store).unwrap();
     assert_eq!(summary["requests"], MAX_ENTRIES);
-    let kept_404 = (25..MAX_ENTRIES + 25)
+    let kept_404 = (PRUNE_EVERY..MAX_ENTRIES + PRUNE_EVERY)
         .filter(|i| i.to_string().ends_with('7'))
         .count();
     assert_eq!(summary["by_status"]["404"], kept_404);
@@ -410,14 +422,14 @@ fn retention_by_count_and_age_with_a_small_log() {
         prune_every: 3,
     };
     let day = 24 * 3600;
-    for i in 0..8 {
+    for i in 0..9 {
         record_get(&f.store, &mut random, &format!("req_{i}"), NOW, small);
-        assert!(count(&f.store) <= 5);
+        assert!(count(&f.store) <= 5 + 2, "at most max + prune_every - 1");
     }
-    assert_eq!(count(&f.store), 5);
+    assert_eq!(count(&f.store), 5, "pruned to the count at the 9th");
     // Three days later, the next pruning (every 3 entries) removes everything older than 2 days.
     let later = NOW.plus_seconds(3 * day);
-    for i in 8..11 {
+    for i in 9..12 {
         record_get(&f.store, &mut random, &format!("req_{i}"), later, small);
     }
     let kept: Vec<String> = read::list(&f.store, &PageQuery::default()).unwrap()["requests"]
@@ -426,7 +438,7 @@ fn retention_by_count_and_age_with_a_small_log() {
         .iter()
         .map(|e| e["request_id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(kept, ["req_10", "req_9", "req_8"]);
+    assert_eq!(kept, ["req_11", "req_10", "req_9"]);
     let summary = read::summary(&f.store).unwrap();
     assert_eq!(summary["requests"], 3);
     assert_eq!(summary["since"], later.to_rfc3339());

@@ -9,7 +9,7 @@ use worker::{durable_object, DurableObject, Env, Method, Request, Response, Resu
 use super::http::{to_platform, to_service};
 use super::outbox::OutboxSender;
 use super::store::DoStore;
-use crate::api::http::{HttpResponse, MAX_BODY_BYTES};
+use crate::api::http::{HttpRequest, HttpResponse, MAX_BODY_BYTES};
 use crate::api::json::admin_error;
 use crate::api::{admin, app, scim, setup};
 use crate::scim::ScimError;
@@ -39,6 +39,31 @@ pub struct Connection {
     /// Whether SCIM requests are recorded in the request log: always, unless the variable
     /// `REQUEST_LOG` is `off` (the benchmark's comparison run, nothing else).
     request_log: bool,
+    /// Request log entries of reads, written just after their responses (see [`Deferred`]).
+    deferred: Rc<RefCell<Vec<Deferred>>>,
+}
+
+/// A read's request log entry, waiting to be written. A Durable Object holds every response
+/// until the writes made before it are durable (its output gate): a read that wrote its entry
+/// before answering would wait for a storage flush that the read itself does not need. So a
+/// read's entry is written right after its response (a zero-delay timer, `waitUntil`), and
+/// entries of reads that came together are written together. Anything that reads the log, and
+/// every write, first writes what is waiting, so the log is never seen without them; an
+/// instance that dies in between loses them (the log is best effort, the operation is not).
+struct Deferred {
+    request: HttpRequest,
+    served: scim::Served,
+    times: (Timestamp, Timestamp),
+}
+
+/// Writes the waiting entries, oldest first; a failure loses the entry and is logged.
+fn write_deferred(store: &DoStore, deferred: &RefCell<Vec<Deferred>>) {
+    let waiting = std::mem::take(&mut *deferred.borrow_mut());
+    for d in waiting {
+        if let Err(e) = scim::record(store, &mut OsRandom, &d.request, &d.served, d.times) {
+            worker::console_error!("request log: entry lost: {e}");
+        }
+    }
 }
 
 fn now() -> Timestamp {
@@ -56,6 +81,7 @@ impl DurableObject for Connection {
                 .var("REQUEST_LOG")
                 .map(|v| v.to_string() != "off")
                 .unwrap_or(true),
+            deferred: Rc::new(RefCell::new(Vec::new())),
             env,
         }
     }
@@ -81,6 +107,9 @@ impl DurableObject for Connection {
     async fn alarm(&self) -> Result<Response> {
         if let Err(e) = self.prepare() {
             worker::console_error!("migration failed: {e}");
+        }
+        if self.initialized.get() {
+            write_deferred(&DoStore::new(self.state.storage()), &self.deferred);
         }
         if self.initialized.get() {
             self.outbox.send(DoStore::new(self.state.storage())).await;
@@ -133,12 +162,21 @@ impl Connection {
                 &request,
             );
             // The request log: after the operation's transaction, in a write of its own that
-            // never changes the answer (a failed write loses the entry, not the operation).
+            // never changes the answer (a failed write loses the entry, not the operation). A
+            // write's entry goes with the write's own flush; a successful read's just after its
+            // answer (a failed one records `scim.request.failed`, sent with the outbox now).
             if self.request_log {
                 let times = (started, now());
-                if let Err(e) = scim::record(&store, &mut OsRandom, &request, &served, times) {
-                    worker::console_error!("request log: entry lost: {e}");
+                let response = served.response.clone();
+                if request.method.eq_ignore_ascii_case("GET") && response.status < 400 {
+                    self.defer(request, served, times);
+                } else {
+                    write_deferred(&store, &self.deferred);
+                    if let Err(e) = scim::record(&store, &mut OsRandom, &request, &served, times) {
+                        worker::console_error!("request log: entry lost: {e}");
+                    }
                 }
+                return to_platform(response);
             }
             return to_platform(served.response);
         }
@@ -176,6 +214,7 @@ impl Connection {
         }
         if let Some(rest) = path.strip_prefix("/admin") {
             if rest == "/destroy" {
+                self.deferred.borrow_mut().clear();
                 self.state.storage().delete_all().await?;
                 self.initialized.set(false);
                 return to_platform(HttpResponse::empty(204));
@@ -192,6 +231,8 @@ impl Connection {
             if rest == "/faults" {
                 return to_platform(self.inject_faults(&request));
             }
+            // The request log is read with every read's entry in it.
+            write_deferred(&store, &self.deferred);
             let response = admin::connection::handle(&store, &mut OsRandom, now(), &request);
             if rest == "/init" && response.status < 300 {
                 self.initialized.set(true);
@@ -203,6 +244,27 @@ impl Connection {
 }
 
 impl Connection {
+    /// Queues a read's log entry; the first of a batch sets the timer that writes them.
+    fn defer(&self, request: HttpRequest, served: scim::Served, times: (Timestamp, Timestamp)) {
+        let first = {
+            let mut waiting = self.deferred.borrow_mut();
+            waiting.push(Deferred {
+                request,
+                served,
+                times,
+            });
+            waiting.len() == 1
+        };
+        if first {
+            let deferred = Rc::clone(&self.deferred);
+            let storage = self.state.storage();
+            self.state.wait_until(async move {
+                worker::Delay::from(std::time::Duration::ZERO).await;
+                write_deferred(&DoStore::new(storage), &deferred);
+            });
+        }
+    }
+
     /// `POST /admin/faults {"queue_send_failures": n}`: the next `n` queue sends fail, as if the
     /// queue were down. Only with `FAULT_INJECTION = "on"` (tests); otherwise a 404.
     fn inject_faults(&self, request: &crate::api::http::HttpRequest) -> HttpResponse {

@@ -16,7 +16,7 @@ use crate::scim::sort::{self, SortKey};
 use crate::scim::ScimError;
 use crate::service::clock::{Random, Timestamp};
 use crate::service::connection::rate_limit::Bucket;
-use crate::service::connection::settings;
+use crate::service::connection::settings::{self, RequestLogSettings};
 use crate::service::connection::token::{self, Principal};
 use crate::service::directory::group;
 use crate::service::directory::listing::ListQuery;
@@ -59,6 +59,8 @@ pub struct Served {
     /// The event log's last `seq` before the operation ran (service::request_log finds the
     /// events the request recorded after it); `None` for reads and refused requests.
     pub events_after: Option<i64>,
+    /// The connection's request log settings, read with the rate limit.
+    pub log_settings: Option<RequestLogSettings>,
 }
 
 /// [`handle_limited`], returning what the request log needs too ([`record`]).
@@ -76,10 +78,13 @@ pub fn serve(
         request_id: request.header(REQUEST_ID_HEADER),
     };
     let mut actor = None;
+    let mut log_settings = None;
     let admitted = transact(store, || {
         let principal = token::authenticate(store, now, request.header("authorization"))?;
         actor = Some(format!("token:{}", principal.token_id));
-        let rate = settings::load(store)?.rate_limit;
+        let settings = settings::load(store)?;
+        log_settings = Some(settings.request_log);
+        let rate = settings.rate_limit;
         limiter.take(now, rate)?;
         Ok::<_, ScimError>((principal, rate))
     });
@@ -90,6 +95,7 @@ pub fn serve(
                 response: e.into(),
                 actor,
                 events_after: None,
+                log_settings,
             }
         }
     };
@@ -128,6 +134,7 @@ pub fn serve(
         response,
         actor,
         events_after,
+        log_settings,
     }
 }
 
@@ -155,6 +162,7 @@ pub fn record(
         started,
         finished,
         events_after: served.events_after,
+        options: served.log_settings,
     };
     request_log::record(store, random, &exchange, Retention::DEFAULT).map(|_| ())
 }

@@ -252,6 +252,34 @@ impl Masker {
     }
 }
 
+impl Masker {
+    /// Masks an error's `detail`: filter literals as in [`Masker::mask_filter`], a single-quoted
+    /// value named by a personal attribute just before it (`userName 'bjensen' is already in
+    /// use`), and email-shaped text.
+    pub fn mask_detail(&self, detail: &str) -> String {
+        let filtered = self.mask_filter(detail);
+        let mut out = String::with_capacity(filtered.len());
+        let mut parts = filtered.split('\'');
+        out.push_str(parts.next().unwrap_or_default());
+        let mut inside = true;
+        for part in parts {
+            out.push('\'');
+            let personal = out
+                .trim_end_matches('\'')
+                .split_whitespace()
+                .next_back()
+                .is_some_and(is_personal_path);
+            if inside && personal && !part.starts_with(MASKED) {
+                out.push_str(&self.hash(part));
+            } else {
+                out.push_str(part);
+            }
+            inside = !inside;
+        }
+        out
+    }
+}
+
 /// Whether the attribute word before a filter operator (`userName`, `(name.givenName`,
 /// `emails[type`, `emails[value`) compares personal data.
 fn compares_personal(word: &str) -> bool {
@@ -359,6 +387,26 @@ mod tests {
         assert_eq!(ops[3]["value"]["active"], false);
         assert_eq!(ops[4]["value"], "Guide");
         assert!(!patch.to_string().contains("b@example.com"));
+    }
+
+    #[test]
+    fn details_mask_quoted_personal_values() {
+        let m = Masker::with_salt(b"s");
+        assert_eq!(
+            m.mask_detail("userName 'bjensen' is already in use (userName is unique)."),
+            format!(
+                "userName '{}' is already in use (userName is unique).",
+                m.hash("bjensen")
+            )
+        );
+        assert_eq!(
+            m.mask_detail("externalId '00u1' is already in use."),
+            "externalId '00u1' is already in use."
+        );
+        assert_eq!(
+            m.mask_detail("Expected a value after 'eq' at position 11."),
+            "Expected a value after 'eq' at position 11."
+        );
     }
 
     #[test]

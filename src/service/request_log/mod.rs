@@ -7,9 +7,9 @@
 //! recorded) and the IdP [`dialect`] features it relied on. A failed request also records
 //! `scim.request.failed` in the same write. Read back newest first ([`read`]).
 //!
-//! Bounded per connection: at most [`MAX_ENTRIES`] entries (the oldest goes as each new one
-//! comes, once full) and [`RETENTION_DAYS`] days (pruned every [`PRUNE_EVERY`] entries), by
-//! ranges of `seq`, never by scanning the table. The summary's counters are kept in
+//! Bounded per connection: [`MAX_ENTRIES`] entries and [`RETENTION_DAYS`] days, pruned every
+//! [`PRUNE_EVERY`] entries (so a full log holds up to `PRUNE_EVERY - 1` entries more between
+//! two prunings) by ranges of `seq`, never by scanning the table. The summary's counters are kept in
 //! `request_log_counter`, raised on each entry and lowered by what pruning removes.
 
 pub mod body;
@@ -26,7 +26,7 @@ use self::explain::{Facts, RecordedEvent};
 use self::mask::Masker;
 use crate::scim::ScimError;
 use crate::service::clock::{random_id, Random, Timestamp};
-use crate::service::connection::settings;
+use crate::service::connection::settings::{self, RequestLogSettings};
 use crate::service::event::{self, kind::RequestFailed, Event, Origin};
 use crate::service::store::{int, opt_text, text, transact, SqlValue, Store};
 
@@ -78,6 +78,8 @@ pub struct Exchange<'a> {
     /// The event log's last `seq` before the operation ran ([`events_watermark`]): the events
     /// after it with this request id are the ones it recorded. `None` when it could not write.
     pub events_after: Option<i64>,
+    /// The connection's request log settings, when the request read them already.
+    pub options: Option<RequestLogSettings>,
 }
 
 /// The event log's last `seq`, read before an operation so that its events can be found after
@@ -128,7 +130,10 @@ fn record_now(
     x: &Exchange,
     retention: Retention,
 ) -> Result<String, ScimError> {
-    let options = settings::load(store)?.request_log;
+    let options = match x.options {
+        Some(options) => options,
+        None => settings::load(store)?.request_log,
+    };
     let masker = if options.mask_pii {
         Some(Masker::of_connection(store, random)?)
     } else {
@@ -152,7 +157,7 @@ fn record_now(
     let failed = x.status >= 400;
     let (scim_type, detail) = if failed {
         let detail = head.detail.as_deref().map(|d| match masker {
-            Some(m) => m.mask_text(d),
+            Some(m) => m.mask_detail(d),
             None => d.to_owned(),
         });
         (head.scim_type.clone(), detail)
@@ -380,17 +385,20 @@ fn record_failure(
     Ok(())
 }
 
-/// Keeps the log within `retention`: once full, each entry pushes the oldest out; every
-/// `prune_every` entries, what is older than the age limit goes. Both delete a range of `seq`
-/// (the age's end found through the time index) and lower the counters by what they removed.
+/// Keeps the log within `retention`, every `prune_every` entries: what is past the count and
+/// what is older than the age limit go, as one range of `seq` (the age's end found through the
+/// time index), and the counters are lowered by what was removed.
 fn prune(
     store: &dyn Store,
     now: Timestamp,
     seq: i64,
     retention: Retention,
 ) -> Result<(), ScimError> {
+    if seq % retention.prune_every.max(1) != 0 {
+        return Ok(());
+    }
     let mut cut = seq - retention.max_entries;
-    if seq % retention.prune_every.max(1) == 0 {
+    {
         let horizon = now
             .plus_seconds(-retention.max_age_days * 24 * 3600)
             .to_rfc3339();
