@@ -655,3 +655,35 @@ fn durations_are_the_time_between_start_and_end() {
     assert_eq!(e["occurred_at"], NOW.to_rfc3339());
     assert_eq!(e["explanation"], "listed users (0 results)");
 }
+
+#[test]
+fn reads_answered_together_are_recorded_together_in_order() {
+    let mut f = Fixture::new();
+    let mut batch = Vec::new();
+    for id in ["req_r1", "req_r2", "req_r3"] {
+        let req = request(&f, "GET", "/Users", None, id);
+        let served = scim::serve(&f.store, &mut f.random, &mut Bucket::new(), BASE, NOW, &req);
+        batch.push((req, served, (NOW, NOW)));
+    }
+    assert_eq!(count(&f.store), 0, "nothing written before the batch");
+    scim::record_all(&f.store, &mut f.random, &batch).unwrap();
+    let ids: Vec<String> = list(&f, PageQuery::default())["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["request_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["req_r3", "req_r2", "req_r1"]);
+    // The response body is kept exactly as it was sent.
+    let stored = f
+        .store
+        .query(
+            "SELECT response_body FROM request_log WHERE id = 'req_r1'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        stored[0][0].as_str().unwrap().as_bytes(),
+        batch[0].1.response.body.as_slice()
+    );
+}

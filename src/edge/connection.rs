@@ -56,13 +56,19 @@ struct Deferred {
     times: (Timestamp, Timestamp),
 }
 
-/// Writes the waiting entries, oldest first; a failure loses the entry and is logged.
+/// Writes the waiting entries, oldest first, in one transaction; a failure loses them and is
+/// logged.
 fn write_deferred(store: &DoStore, deferred: &RefCell<Vec<Deferred>>) {
     let waiting = std::mem::take(&mut *deferred.borrow_mut());
-    for d in waiting {
-        if let Err(e) = scim::record(store, &mut OsRandom, &d.request, &d.served, d.times) {
-            worker::console_error!("request log: entry lost: {e}");
-        }
+    if waiting.is_empty() {
+        return;
+    }
+    let batch: Vec<_> = waiting
+        .into_iter()
+        .map(|d| (d.request, d.served, d.times))
+        .collect();
+    if let Err(e) = scim::record_all(store, &mut OsRandom, &batch) {
+        worker::console_error!("request log: {} entries lost: {e}", batch.len());
     }
 }
 

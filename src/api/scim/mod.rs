@@ -147,9 +147,32 @@ pub fn record(
     random: &mut dyn Random,
     request: &HttpRequest,
     served: &Served,
-    (started, finished): (Timestamp, Timestamp),
+    times: (Timestamp, Timestamp),
 ) -> Result<(), ScimError> {
-    let exchange = Exchange {
+    let exchange = exchange(request, served, times);
+    request_log::record(store, random, &exchange, Retention::DEFAULT).map(|_| ())
+}
+
+/// [`record`] for several requests answered one after another, in one transaction (one commit):
+/// a failure loses them all, never an answer.
+pub fn record_all(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    served: &[(HttpRequest, Served, (Timestamp, Timestamp))],
+) -> Result<(), ScimError> {
+    let exchanges: Vec<Exchange> = served
+        .iter()
+        .map(|(request, served, times)| exchange(request, served, *times))
+        .collect();
+    request_log::record_all(store, random, &exchanges, Retention::DEFAULT)
+}
+
+fn exchange<'a>(
+    request: &'a HttpRequest,
+    served: &'a Served,
+    (started, finished): (Timestamp, Timestamp),
+) -> Exchange<'a> {
+    Exchange {
         request_id: request.header(REQUEST_ID_HEADER),
         method: &request.method,
         path: &request.path,
@@ -163,8 +186,7 @@ pub fn record(
         finished,
         events_after: served.events_after,
         options: served.log_settings,
-    };
-    request_log::record(store, random, &exchange, Retention::DEFAULT).map(|_| ())
+    }
 }
 
 fn route(

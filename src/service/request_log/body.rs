@@ -78,16 +78,24 @@ pub fn logged(mut value: Value, masker: Option<&Masker>, group: bool) -> Value {
     capped(value)
 }
 
-/// A response body as logged. SCIM never returns a password, so without masking a body within
-/// the cap is kept as it is (no re-serialisation); otherwise like [`request_body`].
-pub fn response_body(raw: &[u8], masker: Option<&Masker>, group: bool) -> Option<Value> {
+/// A response body as logged, as JSON text. SCIM never returns a password, so without masking
+/// a JSON body within the cap is kept as it is (neither parsed nor serialised again);
+/// otherwise like [`request_body`].
+pub fn response_body(raw: &[u8], masker: Option<&Masker>, group: bool) -> Option<String> {
     if raw.is_empty() {
         return None;
     }
-    if masker.is_none() && raw.len() > BODY_CAP {
-        return Some(truncated(raw.len(), &String::from_utf8_lossy(raw)));
+    if masker.is_none() {
+        let looks_json = matches!(raw.first(), Some(b'{' | b'['));
+        match std::str::from_utf8(raw) {
+            Ok(text) if looks_json && raw.len() <= BODY_CAP => return Some(text.to_owned()),
+            _ if raw.len() > BODY_CAP => {
+                return Some(truncated(raw.len(), &String::from_utf8_lossy(raw)).to_string())
+            }
+            _ => {}
+        }
     }
-    request_body(raw, masker, group)
+    request_body(raw, masker, group).map(|v| v.to_string())
 }
 
 /// `value`, or the truncation marker when its JSON text is over [`BODY_CAP`].
@@ -196,9 +204,10 @@ mod tests {
         assert!(logged["prefix"].as_str().unwrap_or_default().len() <= BODY_CAP / 4);
         assert!(logged.to_string().len() < BODY_CAP);
         let response = response_body(raw.as_bytes(), None, false).unwrap_or_default();
+        let response: Value = serde_json::from_str(&response).unwrap_or_default();
         assert_eq!(response["truncated"], true);
         let small = response_body(br#"{"id":"1"}"#, None, false);
-        assert_eq!(small, Some(json!({"id": "1"})));
+        assert_eq!(small.as_deref(), Some(r#"{"id":"1"}"#), "kept as it came");
         assert_eq!(request_body(b"  ", None, false), None);
     }
 

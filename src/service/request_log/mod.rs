@@ -124,6 +124,21 @@ pub fn record(
     transact(store, || record_now(store, random, exchange, retention))
 }
 
+/// Records several requests (reads answered together) in one transaction, oldest first: one
+/// commit for all of them. A failure loses the whole batch, never an operation.
+pub fn record_all(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    exchanges: &[Exchange],
+    retention: Retention,
+) -> Result<(), ScimError> {
+    transact(store, || {
+        exchanges
+            .iter()
+            .try_for_each(|x| record_now(store, random, x, retention).map(|_| ()))
+    })
+}
+
 fn record_now(
     store: &dyn Store,
     random: &mut dyn Random,
@@ -252,7 +267,7 @@ fn record_now(
             explanation.into(),
             serde_json::to_string(&codes).unwrap_or_default().into(),
             request_body.as_ref().map(Value::to_string).into(),
-            response_body.as_ref().map(Value::to_string).into(),
+            response_body.clone().into(),
         ],
     )?;
     let seq = row
@@ -270,7 +285,9 @@ fn record_now(
             scim_type,
             detail,
             request_body: request_body.filter(|_| options.failed_event_bodies),
-            response_body: response_body.filter(|_| options.failed_event_bodies),
+            response_body: response_body
+                .filter(|_| options.failed_event_bodies)
+                .and_then(|text| serde_json::from_str(&text).ok()),
         };
         record_failure(store, random, x, &request_id, failure)?;
     }
