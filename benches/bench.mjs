@@ -16,6 +16,9 @@
 //   BENCH_CONSUMER          0 to run without the EVENTS queue consumer: events are still sent to
 //                           the queue, but nothing processes them in the same workerd (in
 //                           production the consumer runs in its own isolates)  (default 1)
+//   BENCH_REQUEST_LOG       off to run the worker with REQUEST_LOG=off: SCIM requests are not
+//                           recorded in the request log (compare with a default run to measure
+//                           what recording costs)                          (default on)
 //   BENCH_REFERENCE         0 to skip the reference rows (/health, /ServiceProviderConfig,
 //                           GET by id with one request in flight)        (default 1)
 //   BENCH_QUIET_WAIT_S      before each row, wait for the rest of the machine to use < 0.25 cores
@@ -72,6 +75,7 @@ const SEED = intEnv('BENCH_SEED', 1, 0);
 const REFERENCE = intEnv('BENCH_REFERENCE', 1, 0) !== 0;
 const VIA = process.env.BENCH_VIA || 'direct';
 const CONSUMER = process.env.BENCH_CONSUMER !== '0';
+const REQUEST_LOG = process.env.BENCH_REQUEST_LOG !== 'off';
 if (VIA !== 'direct' && VIA !== 'entry') throw new Error(`BENCH_VIA must be "direct" or "entry", got ${VIA}`);
 const QUIET_WAIT_S = intEnv('BENCH_QUIET_WAIT_S', 120, 0);
 const QUIET_CORES = 0.25;
@@ -444,6 +448,8 @@ async function startServer(tmp, adminToken) {
             ADMIN_TOKEN: { type: 'text', value: adminToken },
             // Connection ids carry a MAC under this key (README: Configuration).
             CONNECTION_ID_KEY: { type: 'text', value: randomBytes(32).toString('hex') },
+            // The request log is on unless the comparison run turns it off.
+            ...(REQUEST_LOG ? {} : { REQUEST_LOG: { type: 'text', value: 'off' } }),
             // Every write sends its events to the queue before answering, as deployed.
             EVENTS: { type: 'queue', name: 'scim-edge-events' },
             LOGOUTS: { type: 'queue', name: 'scim-edge-logouts' },
@@ -491,6 +497,9 @@ function report({ params, mach, art, seed, results, command, started, totalSec }
     ? 'Every write sends its events to the EVENTS queue, and the queue consumer (fan-out to webhooks)'
       + ' runs in the same workerd, competing for the same cores (on Cloudflare it runs in its own isolates).'
     : 'Every write sends its events to the EVENTS queue; the consumer is off (`BENCH_CONSUMER=0`).');
+  lines.push(REQUEST_LOG
+    ? 'Every SCIM request is recorded in its connection\'s request log (as deployed).'
+    : 'The request log is off (`BENCH_REQUEST_LOG=off`): SCIM requests are not recorded.');
   lines.push('Both Durable Object classes use SQLite storage, persisted to a temporary directory. The');
   lines.push('client is an undici pool (HTTP/1.1 keep-alive, 127.0.0.1) in a Node process on the same');
   lines.push('machine; latency is its wall time per request, from sending to the last body byte. Every');
@@ -580,6 +589,7 @@ async function main() {
     ...(!REFERENCE ? ['BENCH_REFERENCE=0'] : []),
     ...(VIA !== 'direct' ? [`BENCH_VIA=${VIA}`] : []),
     ...(!CONSUMER ? ['BENCH_CONSUMER=0'] : []),
+    ...(!REQUEST_LOG ? ['BENCH_REQUEST_LOG=off'] : []),
     'make bench',
   ].join(' ');
   const art = artefacts();

@@ -39,6 +39,40 @@ pub struct Connection {
     env: Env,
     /// Sends the outbox to the queue, also after the response (hence shared).
     outbox: Rc<OutboxSender>,
+    /// Whether SCIM requests are recorded in the request log: always, unless the variable
+    /// `REQUEST_LOG` is `off` (the benchmark's comparison run, nothing else).
+    request_log: bool,
+    /// Request log entries of reads, written just after their responses (see [`Deferred`]).
+    deferred: Rc<RefCell<Vec<Deferred>>>,
+}
+
+/// A read's request log entry, waiting to be written. A Durable Object holds every response
+/// until the writes made before it are durable (its output gate): a read that wrote its entry
+/// before answering would wait for a storage flush that the read itself does not need. So a
+/// read's entry is written right after its response (a zero-delay timer, `waitUntil`), and
+/// entries of reads that came together are written together. Anything that reads the log, and
+/// every write, first writes what is waiting, so the log is never seen without them; an
+/// instance that dies in between loses them (the log is best effort, the operation is not).
+struct Deferred {
+    request: HttpRequest,
+    served: scim::Served,
+    times: (Timestamp, Timestamp),
+}
+
+/// Writes the waiting entries, oldest first, in one transaction; a failure loses them and is
+/// logged.
+fn write_deferred(store: &DoStore, deferred: &RefCell<Vec<Deferred>>) {
+    let waiting = std::mem::take(&mut *deferred.borrow_mut());
+    if waiting.is_empty() {
+        return;
+    }
+    let batch: Vec<_> = waiting
+        .into_iter()
+        .map(|d| (d.request, d.served, d.times))
+        .collect();
+    if let Err(e) = scim::record_all(store, &mut OsRandom, &batch) {
+        worker::console_error!("request log: {} entries lost: {e}", batch.len());
+    }
 }
 
 fn now() -> Timestamp {
@@ -52,6 +86,11 @@ impl DurableObject for Connection {
             initialized: Cell::new(false),
             limiter: RefCell::new(Bucket::new()),
             outbox: Rc::new(OutboxSender::new(env.clone(), Scope::Connection)),
+            request_log: env
+                .var("REQUEST_LOG")
+                .map(|v| v.to_string() != "off")
+                .unwrap_or(true),
+            deferred: Rc::new(RefCell::new(Vec::new())),
             env,
         }
     }
@@ -64,9 +103,11 @@ impl DurableObject for Connection {
         }
         let writes = !matches!(req.method(), Method::Get | Method::Head);
         let response = self.respond(req).await?;
-        // Events the request recorded go to the queue right after the response; a new instance
-        // also sends whatever an earlier one left behind.
-        if self.initialized.get() && (writes || first_use) {
+        // Events the request recorded go to the queue right after the response (a failed SCIM
+        // read records `scim.request.failed`); a new instance also sends whatever an earlier one
+        // left behind.
+        let failed = response.status_code() >= 400;
+        if self.initialized.get() && (writes || failed || first_use) {
             OutboxSender::after_write(&self.outbox, &self.state).await;
         }
         Ok(response)
@@ -75,6 +116,9 @@ impl DurableObject for Connection {
     async fn alarm(&self) -> Result<Response> {
         if let Err(e) = self.prepare() {
             worker::console_error!("migration failed: {e}");
+        }
+        if self.initialized.get() {
+            write_deferred(&DoStore::new(self.state.storage()), &self.deferred);
         }
         if self.initialized.get() {
             self.outbox.send(DoStore::new(self.state.storage())).await;
@@ -103,6 +147,10 @@ impl Connection {
         }
         let store = DoStore::new(self.state.storage());
         if let Some(rest) = path.strip_prefix("/scim") {
+            // When the object received the request (the body is read below). Workers' clock
+            // advances only across I/O, so a duration measures the body read and the waits,
+            // never the synchronous work (which reads as 0).
+            let started = now();
             let base_url = req.headers().get(BASE_URL_HEADER)?.unwrap_or_default();
             let request = match to_service(&mut req, rest).await? {
                 Ok(r) => r,
@@ -114,7 +162,7 @@ impl Connection {
                 return to_platform(ScimError::unauthorized().into());
             }
             // No `.await` while the limiter is borrowed: the handler is synchronous.
-            let response = scim::handle_limited(
+            let served = scim::serve(
                 &store,
                 &mut OsRandom,
                 &mut self.limiter.borrow_mut(),
@@ -122,7 +170,24 @@ impl Connection {
                 now(),
                 &request,
             );
-            return to_platform(response);
+            // The request log: after the operation's transaction, in a write of its own that
+            // never changes the answer (a failed write loses the entry, not the operation). A
+            // write's entry goes with the write's own flush; a successful read's just after its
+            // answer (a failed one records `scim.request.failed`, sent with the outbox now).
+            if self.request_log {
+                let times = (started, now());
+                let response = served.response.clone();
+                if request.method.eq_ignore_ascii_case("GET") && response.status < 400 {
+                    self.defer(request, served, times);
+                } else {
+                    write_deferred(&store, &self.deferred);
+                    if let Err(e) = scim::record(&store, &mut OsRandom, &request, &served, times) {
+                        worker::console_error!("request log: entry lost: {e}");
+                    }
+                }
+                return to_platform(response);
+            }
+            return to_platform(served.response);
         }
         if let Some(rest) = path.strip_prefix("/setup") {
             // The public setup routes of a one-time link (api::setup): the POSTs that carry the
@@ -175,6 +240,7 @@ impl Connection {
         }
         if let Some(rest) = path.strip_prefix("/admin") {
             if rest == "/destroy" {
+                self.deferred.borrow_mut().clear();
                 self.state.storage().delete_all().await?;
                 self.initialized.set(false);
                 return to_platform(HttpResponse::empty(204));
@@ -191,6 +257,8 @@ impl Connection {
             if rest == "/faults" {
                 return to_platform(self.inject_faults(&request));
             }
+            // The request log is read with every read's entry in it.
+            write_deferred(&store, &self.deferred);
             if rest.starts_with("/deprovisionings") {
                 return to_platform(self.deprovisionings(&store, &request).await);
             }
@@ -221,6 +289,27 @@ impl Connection {
                     super::webcrypto::es256(&unsigned.jwk, unsigned.signing_input.as_bytes()).await;
                 deprovisioning::finish(unsigned, signature)
             }
+        }
+    }
+
+    /// Queues a read's log entry; the first of a batch sets the timer that writes them.
+    fn defer(&self, request: HttpRequest, served: scim::Served, times: (Timestamp, Timestamp)) {
+        let first = {
+            let mut waiting = self.deferred.borrow_mut();
+            waiting.push(Deferred {
+                request,
+                served,
+                times,
+            });
+            waiting.len() == 1
+        };
+        if first {
+            let deferred = Rc::clone(&self.deferred);
+            let storage = self.state.storage();
+            self.state.wait_until(async move {
+                worker::Delay::from(std::time::Duration::ZERO).await;
+                write_deferred(&DoStore::new(storage), &deferred);
+            });
         }
     }
 

@@ -387,6 +387,18 @@ async fn admin(mut req: Request, env: &Env, url: &RequestUrl, rest: &[&str]) -> 
             let target = format!("https://connection/admin/deprovisionings{tail}{query}");
             to_connection(req, env, id, Plane::Object, &target, &[]).await
         }
+        // The SCIM request log (`/requests`, `/requests/summary`, `/requests/{request_id}`).
+        (Method::Get, ["connections", id, "requests", tail @ ..])
+            if is_connection_id(id) && tail.len() <= 1 =>
+        {
+            let mut target = String::from("https://connection/admin/requests");
+            for segment in tail {
+                target.push('/');
+                target.push_str(segment);
+            }
+            target.push_str(&query);
+            to_connection(req, env, id, Plane::Object, &target, &[]).await
+        }
         (_, ["connections", id, "mapping", tail @ ..]) if is_connection_id(id) => {
             let target = format!("https://connection/admin/mapping/{}{query}", tail.join("/"));
             to_connection(req, env, id, Plane::Object, &target, &[]).await

@@ -130,6 +130,42 @@ const CONNECTION: &[&str] = &[
         used_at TEXT,
         token_id TEXT
     )",
+    // The SCIM request log (service::request_log): one row per request that reached the object,
+    // newest by `seq`; `id` is the request id (`X-Request-Id`). Kept to a count and an age,
+    // pruned by ranges of `seq` (found through `request_log_by_time` for the age).
+    "CREATE TABLE IF NOT EXISTS request_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        query TEXT,
+        status INTEGER NOT NULL,
+        scim_type TEXT,
+        detail TEXT,
+        duration_ms INTEGER NOT NULL,
+        actor TEXT,
+        user_agent TEXT,
+        resource_type TEXT,
+        resource_id TEXT,
+        explanation TEXT NOT NULL,
+        dialect TEXT NOT NULL,
+        request_body TEXT,
+        response_body TEXT
+    )",
+    "CREATE INDEX IF NOT EXISTS request_log_by_id ON request_log (id)",
+    "CREATE INDEX IF NOT EXISTS request_log_by_time ON request_log (occurred_at)",
+    "CREATE INDEX IF NOT EXISTS request_log_by_status ON request_log (status, seq)",
+    "CREATE INDEX IF NOT EXISTS request_log_by_method ON request_log (method, seq)",
+    "CREATE INDEX IF NOT EXISTS request_log_by_resource ON request_log (resource_id, seq)",
+    // The request log's summary, kept as counters over the retained entries (incremented on
+    // every entry, decremented when entries are pruned): `requests`, `errors`, `status:<n>`,
+    // `dialect:<code>` (with when it was last seen).
+    "CREATE TABLE IF NOT EXISTS request_log_counter (
+        key TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        last_seen TEXT NOT NULL
+    )",
 ];
 
 /// The registry's SQLite (a singleton Durable Object).

@@ -5,8 +5,9 @@
 //! Grouped by capability: [`directory`] (users, groups, memberships, list queries),
 //! [`connection`] (record, settings, tokens, rate limit, setup links), [`mapping`],
 //! [`session`] (sessions and refresh tokens), [`event`] (the log and the outbox),
-//! [`delivery`] (webhooks, OIDC clients, logout tokens, verdicts, dead letters) and
-//! [`registry`] (the admin plane's list of connections).
+//! [`delivery`] (webhooks, OIDC clients, logout tokens, verdicts, dead letters),
+//! [`request_log`] (what each SCIM request did, in words) and [`registry`] (the admin plane's
+//! list of connections).
 
 pub mod clock;
 pub mod connection;
@@ -17,6 +18,7 @@ pub mod mapping;
 pub mod migration;
 pub mod page;
 pub mod registry;
+pub mod request_log;
 pub mod session;
 pub mod store;
 

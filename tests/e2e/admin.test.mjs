@@ -296,7 +296,9 @@ test('connection settings: defaults, update with validation listing every proble
   const created = await createConnection('Settings Co');
   const got = await admin(server, 'GET', `/connections/${created.id}`);
   assert.equal(got.status, 200, got.text);
-  assert.deepEqual(got.json.settings, { idp: 'generic', user_identifier: 'userName', rate_limit: 50 });
+  assert.deepEqual(got.json.settings, {
+    idp: 'generic', user_identifier: 'userName', rate_limit: 50, request_log: { mask_pii: false, failed_event_bodies: false },
+  });
   assert.equal(got.json.active_tokens, 0);
   const bad = await admin(server, 'PATCH', `/connections/${created.id}`, {
     settings: { idp: 'myspace', user_identifier: 'email', rate_limit: 0 },
@@ -312,7 +314,9 @@ test('connection settings: defaults, update with validation listing every proble
   });
   assert.equal(updated.status, 200, updated.text);
   assert.equal(updated.json.name, 'Settings Co (EU)');
-  assert.deepEqual(updated.json.settings, { idp: 'entra', user_identifier: 'userName', rate_limit: 30 });
+  assert.deepEqual(updated.json.settings, {
+    idp: 'entra', user_identifier: 'userName', rate_limit: 30, request_log: { mask_pii: false, failed_event_bodies: false },
+  });
   const listed = await admin(server, 'GET', '/connections?limit=100');
   assert.equal(listed.json.connections.find((c) => c.id === created.id).name, 'Settings Co (EU)');
   assertAdminError(await admin(server, 'PATCH', `/connections/${unknownConnectionId()}`, { name: 'x' }), 404, 'not_found');

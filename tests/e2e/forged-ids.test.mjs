@@ -91,6 +91,9 @@ const ADMIN_ROUTES = [
   ['GET', '/deprovisionings'],
   ['GET', '/deprovisionings/stats'],
   ['GET', '/deprovisionings/dpr_000000000000000000000000'],
+  ['GET', '/requests'],
+  ['GET', '/requests/summary'],
+  ['GET', '/requests/req_000000000000000000000000'],
 ];
 
 /** Every request a forged id can make, each with what it is compared to. */

@@ -80,6 +80,19 @@ test('admin API responses match the document', async () => {
   const events = await A('GET', `/connections/${id}/events?limit=2`);
   await A('GET', `/connections/${id}/events?after=${events.json.next_after}`);
   await A('GET', `/connections/${id}/events?after=evt_nope`);
+  await A('PATCH', `/connections/${id}`, { settings: { request_log: { mask_pii: true, failed_event_bodies: true } } });
+  const scimToken = await A('POST', `/connections/${id}/tokens`, {});
+  const logged = await scim(
+    { base: created.json.scim_base_url, token: scimToken.json.token },
+    'POST', '/Users', { schemas: [USER_SCHEMA], userName: 'logged@openapi.example', password: 'pw' },
+  );
+  await scim({ base: created.json.scim_base_url, token: scimToken.json.token }, 'GET', '/Users?filter=bad');
+  await A('GET', `/connections/${id}/requests?limit=1`);
+  await A('GET', `/connections/${id}/requests?status=4xx&method=GET`);
+  await A('GET', `/connections/${id}/requests?status=abc`);
+  await A('GET', `/connections/${id}/requests/summary`);
+  await A('GET', `/connections/${id}/requests/${logged.headers.get('x-request-id')}`);
+  await A('GET', `/connections/${id}/requests/req_nope`);
   const doomed = await A('POST', '/connections', { name: 'Doomed' });
   await A('DELETE', `/connections/${doomed.json.id}`);
 });

@@ -1,6 +1,7 @@
 //! The admin routes that run inside a connection's object (the Worker forwards
 //! `/admin/v1/connections/{id}/…` here once the registry knows the connection): `POST /init`,
-//! `GET`/`PATCH /connection`, tokens, setup links, the event log and the mapping.
+//! `GET`/`PATCH /connection`, tokens, setup links, the event log, the SCIM request log and the
+//! mapping.
 
 use serde_json::{json, Value};
 
@@ -10,6 +11,8 @@ use crate::scim::ScimError;
 use crate::service::clock::{Random, Timestamp};
 use crate::service::connection::{self, connection_id, describe, to_value, token};
 use crate::service::event;
+use crate::service::request_log;
+use crate::service::request_log::read::PageQuery;
 use crate::service::store::{transact, Store};
 
 /// Admin operations routed into the connection's object: `POST /init`, `GET`/`PATCH /connection`,
@@ -54,6 +57,9 @@ pub fn handle(
                     connection::create_setup_link(store, random, now, admin, public_origin, &body)?;
                 (201, to_value(&link)?)
             }
+            ("GET", ["requests"]) => (200, request_log::read::list(store, &page_query(request))?),
+            ("GET", ["requests", "summary"]) => (200, request_log::read::summary(store)?),
+            ("GET", ["requests", id]) => (200, request_log::read::get(store, id)?),
             ("GET", ["events"]) => (
                 200,
                 event::list(
@@ -76,5 +82,16 @@ pub fn handle(
         Ok((204, _)) => HttpResponse::empty(204),
         Ok((status, body)) => HttpResponse::plain_json(status, &body),
         Err(e) => admin_error(&e),
+    }
+}
+
+/// `?after=&limit=&status=&method=&resource_id=` of the request log.
+fn page_query(request: &HttpRequest) -> PageQuery<'_> {
+    PageQuery {
+        after: request.query_param("after"),
+        limit: request.query_param("limit"),
+        status: request.query_param("status"),
+        method: request.query_param("method"),
+        resource_id: request.query_param("resource_id"),
     }
 }

@@ -16,12 +16,13 @@ use crate::scim::sort::{self, SortKey};
 use crate::scim::ScimError;
 use crate::service::clock::{Random, Timestamp};
 use crate::service::connection::rate_limit::Bucket;
-use crate::service::connection::settings;
+use crate::service::connection::settings::{self, RequestLogSettings};
 use crate::service::connection::token::{self, Principal};
 use crate::service::directory::group;
 use crate::service::directory::listing::ListQuery;
 use crate::service::directory::resources::{Groups, Resources, Users};
 use crate::service::directory::user::{self, Ctx};
+use crate::service::request_log::{self, Exchange, Retention};
 use crate::service::store::{transact, Store};
 
 /// Handles one SCIM request for a connection without rate limiting (host tests, tools).
@@ -46,27 +47,70 @@ pub fn handle_limited(
     now: Timestamp,
     request: &HttpRequest,
 ) -> HttpResponse {
+    serve(store, random, limiter, base_url, now, request).response
+}
+
+/// One SCIM request served: the response, and what the request log needs of it.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub response: HttpResponse,
+    /// `token:<id>` of the token that authenticated the request; `None` when none did.
+    pub actor: Option<String>,
+    /// The event log's last `seq` before the operation ran (service::request_log finds the
+    /// events the request recorded after it); `None` for reads and refused requests.
+    pub events_after: Option<i64>,
+    /// The connection's request log settings, read with the rate limit.
+    pub log_settings: Option<RequestLogSettings>,
+}
+
+/// [`handle_limited`], returning what the request log needs too ([`record`]).
+pub fn serve(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    limiter: &mut Bucket,
+    base_url: &str,
+    now: Timestamp,
+    request: &HttpRequest,
+) -> Served {
     let ctx = Ctx {
         base_url,
         now,
         request_id: request.header(REQUEST_ID_HEADER),
     };
+    let mut actor = None;
+    let mut log_settings = None;
     let admitted = transact(store, || {
         let principal = token::authenticate(store, now, request.header("authorization"))?;
-        let rate = settings::load(store)?.rate_limit;
+        actor = Some(format!("token:{}", principal.token_id));
+        let settings = settings::load(store)?;
+        log_settings = Some(settings.request_log);
+        let rate = settings.rate_limit;
         limiter.take(now, rate)?;
         Ok::<_, ScimError>((principal, rate))
     });
     let (principal, rate) = match admitted {
         Ok(p) => p,
-        Err(e) => return e.into(),
+        Err(e) => {
+            return Served {
+                response: e.into(),
+                actor,
+                events_after: None,
+                log_settings,
+            }
+        }
+    };
+    // Reads record no events: only a write needs to know where its events start.
+    let events_after = if request.method.eq_ignore_ascii_case("GET") {
+        None
+    } else {
+        request_log::events_watermark(store).ok()
     };
     let is_bulk = request.method.eq_ignore_ascii_case("POST")
         && request
             .path
             .trim_end_matches('/')
             .eq_ignore_ascii_case("/Bulk");
-    if is_bulk {
+    let response = if is_bulk {
         // Each operation of a Bulk request is atomic on its own (RFC 7644 §3.7), and counts
         // against the rate limit like a request of its own: the request paid for the first, each
         // further one takes a token or is answered 429 (hardening: a Bulk of 1,000 creates must
@@ -81,10 +125,68 @@ pub fn handle_limited(
             transact(store, || route(store, random, &ctx, &principal, sub))
                 .unwrap_or_else(HttpResponse::from)
         };
-        return bulk::handle(request, base_url, &mut run).unwrap_or_else(HttpResponse::from);
+        bulk::handle(request, base_url, &mut run).unwrap_or_else(HttpResponse::from)
+    } else {
+        transact(store, || route(store, random, &ctx, &principal, request))
+            .unwrap_or_else(HttpResponse::from)
+    };
+    Served {
+        response,
+        actor,
+        events_after,
+        log_settings,
     }
-    let outcome = transact(store, || route(store, random, &ctx, &principal, request));
-    outcome.unwrap_or_else(HttpResponse::from)
+}
+
+/// Records a served request in the connection's request log (service::request_log), after the
+/// operation's own transaction, in a write of its own: `started` when the object received it,
+/// `finished` when it was answered. Best effort: an error is returned for the operator's log,
+/// and the response stays what it was.
+pub fn record(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    request: &HttpRequest,
+    served: &Served,
+    times: (Timestamp, Timestamp),
+) -> Result<(), ScimError> {
+    let exchange = exchange(request, served, times);
+    request_log::record(store, random, &exchange, Retention::DEFAULT).map(|_| ())
+}
+
+/// [`record`] for several requests answered one after another, in one transaction (one commit):
+/// a failure loses them all, never an answer.
+pub fn record_all(
+    store: &dyn Store,
+    random: &mut dyn Random,
+    served: &[(HttpRequest, Served, (Timestamp, Timestamp))],
+) -> Result<(), ScimError> {
+    let exchanges: Vec<Exchange> = served
+        .iter()
+        .map(|(request, served, times)| exchange(request, served, *times))
+        .collect();
+    request_log::record_all(store, random, &exchanges, Retention::DEFAULT)
+}
+
+fn exchange<'a>(
+    request: &'a HttpRequest,
+    served: &'a Served,
+    (started, finished): (Timestamp, Timestamp),
+) -> Exchange<'a> {
+    Exchange {
+        request_id: request.header(REQUEST_ID_HEADER),
+        method: &request.method,
+        path: &request.path,
+        query: &request.query,
+        user_agent: request.header("user-agent"),
+        request_body: &request.body,
+        status: served.response.status,
+        response_body: &served.response.body,
+        actor: served.actor.as_deref(),
+        started,
+        finished,
+        events_after: served.events_after,
+        options: served.log_settings,
+    }
 }
 
 fn route(

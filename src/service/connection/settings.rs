@@ -1,5 +1,6 @@
 //! A connection's settings: which identity provider it serves (defaults follow from it), which
-//! attribute identifies a user to the app, and its request rate limit.
+//! attribute identifies a user to the app, its request rate limit, and what its SCIM request
+//! log keeps (service::request_log).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,6 +23,30 @@ pub struct Settings {
     pub user_identifier: String,
     /// Requests per second; bursts of twice that are allowed.
     pub rate_limit: u32,
+    /// The SCIM request log's options (absent in settings stored before it existed: defaults).
+    #[serde(default)]
+    pub request_log: RequestLogSettings,
+}
+
+/// What the SCIM request log (service::request_log) keeps of this connection's requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestLogSettings {
+    /// Personal data (userName, names, emails, phone numbers, addresses, any email-shaped text)
+    /// in logged bodies, queries and explanations is replaced by a stable per-connection hash.
+    #[serde(default)]
+    pub mask_pii: bool,
+    /// `scim.request.failed` events carry the (redacted, masked, capped) request and response
+    /// bodies; without it they carry only what failed and why.
+    #[serde(default)]
+    pub failed_event_bodies: bool,
+}
+
+/// A change to [`RequestLogSettings`]; absent fields stay as they are.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestLogUpdate {
+    pub mask_pii: Option<bool>,
+    pub failed_event_bodies: Option<bool>,
 }
 
 impl Default for Settings {
@@ -30,6 +55,7 @@ impl Default for Settings {
             idp: "generic".into(),
             user_identifier: "userName".into(),
             rate_limit: DEFAULT_RATE_LIMIT,
+            request_log: RequestLogSettings::default(),
         }
     }
 }
@@ -41,6 +67,7 @@ pub struct SettingsUpdate {
     pub idp: Option<String>,
     pub user_identifier: Option<String>,
     pub rate_limit: Option<u32>,
+    pub request_log: Option<RequestLogUpdate>,
 }
 
 impl SettingsUpdate {
@@ -97,6 +124,14 @@ pub fn update(store: &dyn Store, body: &Value) -> Result<Settings, ScimError> {
     }
     if let Some(rate) = update.rate_limit {
         settings.rate_limit = rate;
+    }
+    if let Some(log) = update.request_log {
+        if let Some(mask) = log.mask_pii {
+            settings.request_log.mask_pii = mask;
+        }
+        if let Some(bodies) = log.failed_event_bodies {
+            settings.request_log.failed_event_bodies = bodies;
+        }
     }
     let raw =
         serde_json::to_string(&settings).map_err(|e| ScimError::internal_because(e.to_string()))?;

@@ -74,6 +74,9 @@ events! {
     MappingUpdated = "mapping.updated" (MappingUpdated),
     MappingReset = "mapping.reset" (Empty),
     SetupLinkCreated = "setup_link.created" (SetupLinkCreated),
+    /// A SCIM request that failed (status 400 or above), recorded with the request log's entry
+    /// (service::request_log), not in the operation's rolled-back transaction.
+    ScimRequestFailed = "scim.request.failed" (RequestFailed),
     // The registry's own (admin-plane) events: they carry no `connection_id` and reach only the
     // endpoints that take every connection's events.
     ConnectionDeleted = "connection.deleted" (ConnectionDeleted),
@@ -274,6 +277,24 @@ pub struct MappingUpdated {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SetupLinkCreated {
     pub expires_at: String,
+}
+
+/// `{request_id, method, path, query, status, scim_type, detail, request_body?,
+/// response_body?}`: what failed and why; the bodies (redacted, masked and capped like the
+/// request log's) only when the connection's `request_log.failed_event_bodies` is on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestFailed {
+    pub request_id: String,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub status: u16,
+    pub scim_type: Option<String>,
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<Value>,
 }
 
 /// `{webhook_id, url_origin, description, event_types, connection_ids}`.
