@@ -206,15 +206,10 @@ impl Connection {
         }
         if let Some(rest) = path.strip_prefix("/app") {
             let base_url = req.headers().get(BASE_URL_HEADER)?.unwrap_or_default();
-            let request = match to_service(&mut req, rest).await? {
+            let request = match self.json_request(&mut req, rest, true).await? {
                 Ok(r) => r,
-                Err(_) => {
-                    return to_platform(admin_error(&ScimError::payload_too_large(MAX_BODY_BYTES)))
-                }
+                Err(refused) => return Ok(refused),
             };
-            if !self.initialized.get() {
-                return to_platform(connection_not_found());
-            }
             return to_platform(app::handle(
                 &store,
                 &mut OsRandom,
@@ -226,15 +221,10 @@ impl Connection {
         if let Some(rest) = path.strip_prefix("/internal") {
             // The queue consumer's receipt reports (edge::receipt): only a stub reaches this
             // path, the Worker never forwards one here.
-            let request = match to_service(&mut req, rest).await? {
+            let request = match self.json_request(&mut req, rest, true).await? {
                 Ok(r) => r,
-                Err(_) => {
-                    return to_platform(admin_error(&ScimError::payload_too_large(MAX_BODY_BYTES)))
-                }
+                Err(refused) => return Ok(refused),
             };
-            if !self.initialized.get() {
-                return to_platform(connection_not_found());
-            }
             let response = deprovisioning::internal(&store, &mut OsRandom, now(), &request);
             return to_platform(response);
         }
@@ -245,15 +235,10 @@ impl Connection {
                 self.initialized.set(false);
                 return to_platform(HttpResponse::empty(204));
             }
-            let request = match to_service(&mut req, rest).await? {
+            let request = match self.json_request(&mut req, rest, rest != "/init").await? {
                 Ok(r) => r,
-                Err(_) => {
-                    return to_platform(admin_error(&ScimError::payload_too_large(MAX_BODY_BYTES)))
-                }
+                Err(refused) => return Ok(refused),
             };
-            if rest != "/init" && !self.initialized.get() {
-                return to_platform(connection_not_found());
-            }
             if rest == "/faults" {
                 return to_platform(self.inject_faults(&request));
             }
@@ -273,6 +258,28 @@ impl Connection {
 }
 
 impl Connection {
+    /// The request of an admin, app or internal route as a plain value, or the answer refusing
+    /// it: 413 for an oversized body, and, when `existing` (every route but `/init`), the 404
+    /// of a connection that was never created or was deleted.
+    async fn json_request(
+        &self,
+        req: &mut Request,
+        rest: &str,
+        existing: bool,
+    ) -> Result<std::result::Result<HttpRequest, Response>> {
+        let request = match to_service(req, rest).await? {
+            Ok(r) => r,
+            Err(_) => {
+                return to_platform(admin_error(&ScimError::payload_too_large(MAX_BODY_BYTES)))
+                    .map(Err)
+            }
+        };
+        if existing && !self.initialized.get() {
+            return to_platform(connection_not_found()).map(Err);
+        }
+        Ok(Ok(request))
+    }
+
     /// `GET /admin/deprovisionings…` (api::admin::deprovisioning): a receipt is signed here
     /// with the logout signing key, by the platform's Web Crypto.
     async fn deprovisionings(&self, store: &DoStore, request: &HttpRequest) -> HttpResponse {
